@@ -1,0 +1,134 @@
+"""Evaluating subnets with weights inherited from a trained supernet."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from typing import Any, Iterable, Mapping
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+from raynas.errors import ConfigError
+
+__all__ = ["SupernetEvaluator", "evaluate_subnet", "calibration_batches"]
+
+logger = logging.getLogger(__name__)
+
+
+def calibration_batches(dataset: TensorDataset, *, num_batches: int, batch_size: int, seed: int) -> list[torch.Tensor]:
+    """A fixed, seeded set of training images for BN re-calibration."""
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(dataset), generator=generator)
+    images = dataset.tensors[0]
+    return [images[order[i * batch_size : (i + 1) * batch_size]] for i in range(num_batches) if i * batch_size < len(order)]
+
+
+@torch.no_grad()
+def evaluate_subnet(
+    net: torch.nn.Module,
+    arch: Mapping[str, Any],
+    *,
+    calibration: Iterable[torch.Tensor],
+    val_loader: DataLoader,
+    device: torch.device | str = "cpu",
+) -> dict[str, float]:
+    """Activate ``arch``, re-calibrate BN on ``calibration``, then measure validation accuracy and loss."""
+    from raynas.nn import recalibrate_bn
+
+    net.set_active(arch)
+    recalibrate_bn(net, [x.to(device) for x in calibration])
+    net.eval()
+    correct, total, loss_sum = 0, 0, 0.0
+    for x, y in val_loader:
+        x, y = x.to(device), y.to(device)
+        logits = net(x)
+        loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
+        correct += int((logits.argmax(dim=1) == y).sum())
+        total += len(y)
+    return {"accuracy": 100.0 * correct / total, "loss": loss_sum / total}
+
+
+# One loaded supernet and data set per worker process, reused across trials.
+_CACHE: dict[tuple, Any] = {}
+
+
+class SupernetEvaluator:
+    """Evaluate an architecture with weights inherited from a trained supernet.
+
+    The evaluator is a small picklable object; the supernet and data load lazily,
+    once per worker process, and stay cached so reused Tune actors keep them.
+
+    Args:
+        checkpoint: a supernet file or a directory holding ``supernet.pt``.
+        dataset: data set name (see ``raynas.data.available()``).
+        calibration_batches: number of training batches used to re-calibrate BN.
+        batch_size: batch size for calibration and validation.
+        data_dir, seed: passed to ``raynas.data.load`` (the seed fixes the split).
+        threads: torch threads in the evaluating process (None: leave as is).
+    """
+
+    def __init__(
+        self,
+        checkpoint: str | os.PathLike,
+        *,
+        dataset: str = "digits",
+        calibration_batches: int = 4,
+        batch_size: int = 128,
+        data_dir: str | None = None,
+        seed: int = 0,
+        threads: int | None = None,
+        device: str = "cpu",
+    ):
+        if isinstance(calibration_batches, bool) or not isinstance(calibration_batches, int) or calibration_batches < 1:
+            raise ConfigError(f"calibration_batches must be an int >= 1, got {calibration_batches!r}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        self.checkpoint = os.fspath(checkpoint)
+        self.dataset = dataset
+        self.calibration_batches = calibration_batches
+        self.batch_size = batch_size
+        self.data_dir = data_dir
+        self.seed = seed
+        self.threads = threads
+        self.device = device
+        # Fail early, in the driver, on a bad checkpoint.
+        from raynas.nn import Supernet
+
+        self.space_name = Supernet.describe(self.checkpoint)["space"]
+
+    def _state(self) -> tuple[Any, list[torch.Tensor], DataLoader]:
+        from raynas.data import load
+        from raynas.nn import Supernet
+
+        path = self.checkpoint
+        key = (path, os.path.getmtime(Supernet.resolve(path)), self.dataset, self.data_dir, self.seed,
+               self.calibration_batches, self.batch_size, self.device)
+        if key not in _CACHE:
+            _CACHE.clear()  # one supernet per process
+            if self.threads:
+                torch.set_num_threads(self.threads)
+            net = Supernet.load(path, map_location=self.device).to(self.device)
+            data = load(self.dataset, seed=self.seed, data_dir=self.data_dir)
+            calib = calibration_batches(data.train, num_batches=self.calibration_batches,
+                                        batch_size=self.batch_size, seed=self.seed)
+            val = DataLoader(data.val, batch_size=self.batch_size, shuffle=False)
+            logger.debug("loaded supernet %s in process %d", path, os.getpid())
+            _CACHE[key] = (net, calib, val)
+        return _CACHE[key]
+
+    @property
+    def space(self):
+        return self._state()[0].space
+
+    def __call__(self, arch: Mapping[str, Any]) -> dict[str, float]:
+        net, calib, val = self._state()
+        arch = net.space.canonical(arch)
+        metrics = evaluate_subnet(net, arch, calibration=calib, val_loader=val, device=self.device)
+        if not math.isfinite(metrics["loss"]):
+            logger.warning("non-finite validation loss for %s", arch)
+        metrics["flops"] = float(net.space.flops(arch))
+        metrics["params"] = float(net.space.params(arch))
+        return metrics
