@@ -12,6 +12,7 @@ __all__ = ["get", "available", "register"]
 # name -> "module:attribute" for built-ins (imported on first use) or a factory callable.
 _BUILTIN: dict[str, str] = {
     "tiny": "search_spaces.tiny:TinySpace",
+    "nb201": "search_spaces.nb201:NB201Space",
 }
 _USER: dict[str, Callable[..., Any]] = {}
 
