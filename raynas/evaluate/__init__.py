@@ -1,0 +1,1 @@
+"""Evaluators: callables ``arch -> dict`` of metrics (supernet, table, predictor)."""

@@ -1,0 +1,1 @@
+"""Reports: CSV summaries, plots and Pareto fronts."""

@@ -1,0 +1,1 @@
+"""Ray Tune integration: the searcher adapter and the search entry points."""

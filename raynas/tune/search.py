@@ -1,0 +1,273 @@
+"""``raynas.search``: one strategy over one evaluator, as a Ray Tune experiment."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from raynas._outdir import prepare_out_dir
+from raynas._ray import init_ray, set_ray_env
+from raynas.constraints import Constraints
+from raynas.errors import ConfigError
+
+__all__ = ["search", "SearchResult", "evaluate_trial"]
+
+logger = logging.getLogger(__name__)
+
+HISTORY_FILE = "history.csv"
+BEST_FILE = "best.json"
+
+
+@dataclass
+class SearchResult:
+    """What a search found: the best architecture, its metrics, and every trial in completion order."""
+
+    best_arch: dict[str, Any] | None
+    best_metrics: dict[str, Any]
+    history: list[dict[str, Any]]
+    path: Path
+    metric: str
+    mode: str
+    result_grid: Any = field(default=None, repr=False)
+
+    @property
+    def num_failed(self) -> int:
+        return sum(1 for row in self.history if row.get("status") == "failed")
+
+
+def evaluate_trial(config: dict[str, Any], evaluator: Callable[[dict[str, Any]], Mapping[str, Any]], metric: str) -> None:
+    """The Tune trainable: evaluate one architecture and report its metrics once.
+
+    A non-finite or missing metric raises, so Tune records the trial as failed
+    with that reason and the searcher is told ``error=True``.
+    """
+    from ray import tune
+
+    started = time.perf_counter()
+    metrics = dict(evaluator(dict(config)))
+    value = metrics.get(metric)
+    if value is None:
+        raise ValueError(f"evaluator returned no {metric!r} metric; it returned {sorted(metrics)}")
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"evaluator returned non-finite {metric}={value!r}")
+    import ray
+
+    metrics["eval_time_s"] = time.perf_counter() - started
+    metrics["node_id"] = ray.get_runtime_context().get_node_id()
+    metrics["pid"] = os.getpid()
+    tune.report(metrics)
+
+
+def _make_history_callback(path: Path, metric: str, mode: str, total: int):
+    from ray.tune import Callback
+
+    class HistoryRecorder(Callback):
+        """Appends one row per finished trial to history.csv and logs progress."""
+
+        def __init__(self) -> None:
+            self.rows: list[dict[str, Any]] = []
+            self.started = time.monotonic()
+            self.best: float | None = None
+
+        def _record(self, trial, status: str, error: str | None) -> None:
+            result = dict(trial.last_result or {}) if status == "ok" else {}
+            metrics = {k: v for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+                       and k not in _TUNE_BOOKKEEPING}
+            row = {"trial_id": trial.trial_id, "status": status, "arch": dict(trial.config),
+                   "wall_time_s": time.monotonic() - self.started, **metrics, "error": error or ""}
+            self.rows.append(row)
+            _append_csv(path, row)
+            value = metrics.get(metric)
+            if status == "ok" and value is not None:
+                if self.best is None or (value > self.best if mode == "max" else value < self.best):
+                    self.best = value
+            done = len(self.rows)
+            elapsed = time.monotonic() - self.started
+            remaining = elapsed / done * max(total - done, 0)
+            best = "n/a" if self.best is None else f"{self.best:.4g}"
+            logger.info("trial %d/%d %s: best %s %s, elapsed %.0fs, ~%.0fs left", done, total, status, metric,
+                        best, elapsed, remaining)
+
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            self._record(trial, "ok", None)
+
+        def on_trial_error(self, iteration, trials, trial, **info):
+            text = trial.get_error() or "unknown error"
+            lines = [line for line in str(text).strip().splitlines() if line.strip()]
+            self._record(trial, "failed", lines[-1] if lines else str(text))
+
+    return HistoryRecorder()
+
+
+_TUNE_BOOKKEEPING = {
+    "timestamp", "time_this_iter_s", "time_total_s", "training_iteration", "iterations_since_restore",
+    "time_since_restore", "pid", "done", "node_id",
+}
+
+
+def _append_csv(path: Path, row: dict[str, Any]) -> None:
+    """Append a row; the arch column holds JSON; new metric columns extend the header by rewriting."""
+    flat = {**row, "arch": json.dumps(row["arch"], sort_keys=True)}
+    existing: list[dict[str, str]] = []
+    header: list[str] = []
+    if path.exists():
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            header = list(reader.fieldnames or [])
+            existing = list(reader) if any(k not in header for k in flat) else []
+    if not header or any(k not in header for k in flat):
+        header = header + [k for k in flat if k not in header]
+        with open(path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=header)
+            writer.writeheader()
+            writer.writerows(existing)
+    with open(path, "a", newline="") as f:
+        csv.DictWriter(f, fieldnames=header).writerow(flat)
+
+
+def read_history(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """Rows of a history.csv with the arch decoded and numbers parsed."""
+    rows = []
+    with open(path, newline="") as f:
+        for raw in csv.DictReader(f):
+            row: dict[str, Any] = {}
+            for key, value in raw.items():
+                if key == "arch":
+                    row[key] = json.loads(value)
+                elif key in ("trial_id", "status", "error"):
+                    row[key] = value
+                else:
+                    try:
+                        row[key] = float(value) if value != "" else None
+                    except ValueError:
+                        row[key] = value
+            rows.append(row)
+    return rows
+
+
+def _best(history: list[dict[str, Any]], metric: str, mode: str) -> dict[str, Any] | None:
+    ok = [r for r in history if r.get("status") == "ok" and isinstance(r.get(metric), (int, float))
+          and math.isfinite(r[metric])]
+    if not ok:
+        return None
+    return max(ok, key=lambda r: r[metric]) if mode == "max" else min(ok, key=lambda r: r[metric])
+
+
+def search(
+    space: Any,
+    evaluator: Callable[[dict[str, Any]], Mapping[str, Any]],
+    strategy: Any = "evolution",
+    num_samples: int = 100,
+    max_concurrent: int = 4,
+    seed: int = 0,
+    constraints: Constraints | None = None,
+    metric: str = "accuracy",
+    mode: str = "max",
+    storage_path: str | None = None,
+    *,
+    out_dir: str | os.PathLike | None = None,
+    name: str = "search",
+    resume: bool = False,
+    overwrite: bool = False,
+    address: str | None = None,
+    cpus_per_trial: float = 1.0,
+    strategy_options: Mapping[str, Any] | None = None,
+) -> SearchResult:
+    """Search ``space`` with ``strategy``, each trial evaluating one architecture with ``evaluator``.
+
+    Args:
+        space: a ``search_spaces.SearchSpace``.
+        evaluator: any picklable callable ``arch -> dict`` of metrics. One that raises
+            (or returns a non-finite metric) marks the trial failed; the search goes on.
+        strategy: a registry name (``strategies.available()``) or a ready Tune ``Searcher``.
+        num_samples: number of trials (the budget).
+        max_concurrent: trials in flight at once (``ConcurrencyLimiter``).
+        constraints: a :class:`raynas.Constraints` every proposal satisfies.
+        storage_path: where Tune keeps its experiment (default ``out_dir/tune``); on a
+            cluster, a path every node reaches.
+        out_dir: where ``history.csv`` and ``best.json`` go (default: a new temporary folder).
+        resume: continue an interrupted experiment in ``out_dir`` through ``Tuner.restore``.
+    """
+    import strategies
+    from ray import tune
+    from ray.tune.search import ConcurrencyLimiter, Searcher
+
+    for label, value in (("num_samples", num_samples), ("max_concurrent", max_concurrent)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{label} must be an int >= 1, got {value!r}")
+    if mode not in ("max", "min"):
+        raise ConfigError(f"mode must be 'max' or 'min', got {mode!r}")
+    if not callable(evaluator):
+        raise TypeError(f"evaluator must be callable arch -> dict of metrics, got {type(evaluator).__name__}")
+    constraints = constraints or Constraints()
+    constraints.check_feasible(space)
+
+    if out_dir is None:
+        if resume:
+            raise ConfigError("resume=True needs the out_dir of the interrupted search")
+        out = Path(tempfile.mkdtemp(prefix="raynas-search-"))
+    else:
+        out = prepare_out_dir(out_dir, resume=resume, overwrite=overwrite, marker="search.json")
+    storage = os.path.abspath(storage_path) if storage_path else str((out / "tune").resolve())
+    if not resume:
+        (out / "search.json").write_text(json.dumps({
+            "space": getattr(space, "name", None), "strategy": strategy if isinstance(strategy, str) else type(strategy).__name__,
+            "num_samples": num_samples, "max_concurrent": max_concurrent, "seed": seed, "metric": metric,
+            "mode": mode, "constraints": constraints.to_dict(), "storage_path": storage, "name": name,
+        }, indent=2))
+
+    set_ray_env()
+    init_ray(address)
+    history_path = out / HISTORY_FILE
+    recorder = _make_history_callback(history_path, metric, mode, num_samples)
+    trainable = tune.with_resources(
+        tune.with_parameters(evaluate_trial, evaluator=evaluator, metric=metric), {"cpu": cpus_per_trial}
+    )
+    experiment = os.path.join(storage, name)
+    if resume and tune.Tuner.can_restore(experiment):
+        if history_path.exists():
+            recorder.rows = read_history(history_path)
+        logger.info("resuming search from %s (%d trials recorded)", experiment, len(recorder.rows))
+        tuner = tune.Tuner.restore(experiment, trainable=trainable, resume_errored=False, restart_errored=False)
+    else:
+        if isinstance(strategy, Searcher):
+            searcher = strategy
+        else:
+            searcher = strategies.get(strategy, space=space, metric=metric, mode=mode, seed=seed,
+                                      constraints=constraints, **dict(strategy_options or {}))
+        tuner = tune.Tuner(
+            trainable,
+            tune_config=tune.TuneConfig(
+                search_alg=ConcurrencyLimiter(searcher, max_concurrent=max_concurrent),
+                num_samples=num_samples,
+                reuse_actors=True,
+            ),
+            run_config=tune.RunConfig(
+                name=name,
+                storage_path=storage,
+                verbose=0,
+                callbacks=[recorder],
+                failure_config=tune.FailureConfig(max_failures=0),
+            ),
+        )
+    started = time.monotonic()
+    grid = tuner.fit()
+    history = read_history(history_path) if history_path.exists() else []
+    best_row = _best(history, metric, mode)
+    best_arch = best_row["arch"] if best_row else None
+    best_metrics = ({k: v for k, v in best_row.items() if k not in ("arch", "status", "error")} if best_row else {})
+    (out / BEST_FILE).write_text(json.dumps({"arch": best_arch, "metrics": best_metrics, "metric": metric,
+                                             "mode": mode}, indent=2))
+    logger.info("search finished: %d trials (%d failed) in %.1fs; best %s = %s", len(history),
+                sum(r["status"] == "failed" for r in history), time.monotonic() - started, metric,
+                best_metrics.get(metric))
+    return SearchResult(best_arch=best_arch, best_metrics=best_metrics, history=history, path=out,
+                        metric=metric, mode=mode, result_grid=grid)
