@@ -1,0 +1,235 @@
+"""``raynas``: run | train | search. Errors are one line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from raynas.errors import RaynasError
+
+logger = logging.getLogger("raynas.cli")
+
+
+class CliError(Exception):
+    """A user error the CLI reports in one line."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2
+        raise CliError(f"{self.prog}: {message}")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quiet", "-q", action="store_true", help="only warnings and errors")
+    p.add_argument("--verbose", "-v", action="store_true", help="debug logging")
+    p.add_argument("--address", default=None, help="Ray cluster address (default: RAY_ADDRESS or a local Ray)")
+
+
+def _train_options(p: argparse.ArgumentParser, *, epochs: int) -> None:
+    p.add_argument("--space", default="tiny", help="search space name (see search_spaces.available())")
+    p.add_argument("--dataset", default="digits", help="data set: digits, synthetic, cifar10, cifar100, mnist, fashionmnist")
+    p.add_argument("--data-dir", default=None, help="where torchvision data sets live")
+    p.add_argument("--download", action="store_true", help="let torchvision download a missing data set")
+    p.add_argument("--method", default="sandwich", help="training method")
+    p.add_argument("--epochs", type=_positive_int, default=epochs)
+    p.add_argument("--batch-size", type=_positive_int, default=64)
+    p.add_argument("--lr", type=_positive_float, default=0.05)
+    p.add_argument("--workers", type=_positive_int, default=2, help="Ray Train workers (data-parallel)")
+    p.add_argument("--gpu", action="store_true", help="one GPU per worker (NCCL)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--checkpoint-every", type=_positive_int, default=1, help="epochs between checkpoints")
+    p.add_argument("--max-failures", type=int, default=0, help="worker failures Ray Train recovers from")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="raynas", description="Neural-architecture search with weight sharing, on Ray.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="the main job: train a tiny supernet on digits, search it, print the best subnet",
+                         description="Train the `tiny` supernet on the embedded digits data as a Ray Train job, "
+                                     "search it through Ray Tune, and print the best subnet. No download.")
+    _common(run)
+    _train_options(run, epochs=12)
+    run.add_argument("--out", default=None, help="output folder (default: runs/run-<time>)")
+    run.add_argument("--strategy", default="evolution", help="search strategy (see strategies.available())")
+    run.add_argument("--budget", type=_positive_int, default=40, help="number of subnets to evaluate")
+    run.add_argument("--concurrency", type=_positive_int, default=2, help="trials evaluated at once")
+
+    train = sub.add_parser("train", help="train a supernet as a Ray Train job")
+    _common(train)
+    _train_options(train, epochs=10)
+    train.add_argument("--out", required=True, help="output folder for supernet.pt and the training history")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    train.add_argument("--overwrite", action="store_true", help="replace the results already in --out")
+
+    search = sub.add_parser("search", help="search a trained supernet with a strategy through Ray Tune")
+    _common(search)
+    search.add_argument("--checkpoint", required=True, help="a supernet file or a `raynas train --out` folder")
+    search.add_argument("--strategy", default="evolution", help="search strategy (see strategies.available())")
+    search.add_argument("--budget", type=_positive_int, default=100, help="number of trials")
+    search.add_argument("--concurrency", type=_positive_int, default=2, help="trials evaluated at once")
+    search.add_argument("--seed", type=int, default=0)
+    search.add_argument("--max-flops", type=_positive_float, default=None)
+    search.add_argument("--max-params", type=_positive_float, default=None)
+    search.add_argument("--dataset", default=None, help="data set (default: the one the supernet was trained on)")
+    search.add_argument("--data-dir", default=None)
+    search.add_argument("--out", required=True, help="output folder for history.csv and best.json")
+    search.add_argument("--resume", action="store_true", help="continue an interrupted search in --out")
+    search.add_argument("--overwrite", action="store_true", help="replace the results already in --out")
+    return parser
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("ray", "filelock", "matplotlib"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def _train_config(args: argparse.Namespace):
+    from raynas.train import TrainConfig
+
+    return TrainConfig(space=args.space, dataset=args.dataset, data_dir=args.data_dir, download=args.download,
+                       method=args.method, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                       num_workers=args.workers, use_gpu=args.gpu, seed=args.seed,
+                       checkpoint_every=args.checkpoint_every, max_failures=args.max_failures)
+
+
+def _check_names(args: argparse.Namespace) -> None:
+    """Fail fast, before Ray starts, on unknown space, data set or strategy names."""
+    import search_spaces
+
+    from raynas.data import available as datasets
+
+    if getattr(args, "space", None) is not None:
+        search_spaces.get(args.space)
+    dataset = getattr(args, "dataset", None)
+    if dataset is not None and dataset not in datasets():
+        raise RaynasError(f"unknown data set {dataset!r}; available: {', '.join(datasets())}")
+    if getattr(args, "strategy", None) is not None:
+        import strategies
+
+        if args.strategy not in strategies.available():
+            raise RaynasError(f"unknown strategy {args.strategy!r}; available: {', '.join(strategies.available())}")
+
+
+def _fmt_arch(arch: dict[str, Any]) -> str:
+    return json.dumps(arch, sort_keys=False)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from raynas.train import train
+
+    _check_names(args)
+    result = train(_train_config(args), args.out, resume=args.resume, overwrite=args.overwrite, address=args.address)
+    final = result.final_metrics
+    print(f"supernet: {result.checkpoint}")
+    print("final epoch: " + ", ".join(f"{k}={v:.4g}" for k, v in final.items() if isinstance(v, (int, float))))
+    return 0
+
+
+def _search(args: argparse.Namespace, checkpoint: str, out: Path, *, resume: bool, overwrite: bool):
+    import raynas
+    from raynas.evaluate.supernet import SupernetEvaluator
+    from raynas.nn import Supernet
+
+    info = Supernet.describe(checkpoint)
+    import search_spaces
+
+    space = search_spaces.get(info["space"], **info["space_kwargs"])
+    dataset = getattr(args, "dataset", None) or info.get("meta", {}).get("train_config", {}).get("dataset", "digits")
+    evaluator = SupernetEvaluator(checkpoint, dataset=dataset, data_dir=args.data_dir, threads=1)
+    constraints = raynas.Constraints(max_flops=getattr(args, "max_flops", None),
+                                     max_params=getattr(args, "max_params", None))
+    return space, raynas.search(space, evaluator, strategy=args.strategy, num_samples=args.budget,
+                                max_concurrent=args.concurrency, seed=args.seed, constraints=constraints,
+                                out_dir=out, resume=resume, overwrite=overwrite, address=args.address)
+
+
+def _print_best(space, result) -> None:
+    if result.best_arch is None:
+        print(f"no trial succeeded; see {result.path / 'history.csv'}")
+        return
+    m = result.best_metrics
+    print(f"best subnet: {_fmt_arch(result.best_arch)}")
+    print(f"  accuracy {m.get('accuracy', float('nan')):.2f}%  loss {m.get('loss', float('nan')):.4f}  "
+          f"FLOPs {space.flops(result.best_arch) / 1e6:.3f}M  params {space.params(result.best_arch) / 1e3:.1f}K")
+    print(f"  trials: {len(result.history)} ({result.num_failed} failed)")
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    args.space = None
+    _check_names(args)
+    space, result = _search(args, args.checkpoint, Path(args.out), resume=args.resume, overwrite=args.overwrite)
+    _print_best(space, result)
+    print(f"results: {result.path}")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from raynas.train import train
+
+    _check_names(args)
+    out = Path(args.out or os.path.join("runs", time.strftime("run-%Y%m%d-%H%M%S")))
+    started = time.monotonic()
+    trained = train(_train_config(args), out / "supernet", address=args.address)
+    train_s = time.monotonic() - started
+    args.data_dir = args.data_dir
+    space, result = _search(args, str(trained.checkpoint), out / "search", resume=False, overwrite=False)
+    search_s = time.monotonic() - train_s - started
+    final = trained.final_metrics
+    print(f"trained supernet in {train_s:.0f}s: largest child {final.get('val_accuracy_largest', float('nan')):.2f}%, "
+          f"smallest child {final.get('val_accuracy_smallest', float('nan')):.2f}% (validation)")
+    print(f"searched {len(result.history)} subnets with {args.strategy} in {search_s:.0f}s "
+          f"({len(result.history) / max(search_s, 1e-9):.2f} trials/s)")
+    _print_best(space, result)
+    print(f"everything is in {out.resolve()}")
+    return 0
+
+
+_COMMANDS = {"run": _cmd_run, "train": _cmd_train, "search": _cmd_search}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``raynas`` console script."""
+    try:
+        args = build_parser().parse_args(argv)
+        _setup_logging(args)
+        return _COMMANDS[args.command](args)
+    except (CliError, RaynasError, ValueError, TypeError, FileNotFoundError, NotImplementedError) as exc:
+        message = " ".join(str(exc).split())
+        print(f"raynas: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("raynas: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
