@@ -4,20 +4,38 @@ A strategy always *maximises* a score; the Tune adapter flips the sign for ``mod
 
 - ``ask()`` returns a new architecture dict, ``None`` when it has nothing to propose
   until more results arrive, or ``FINISHED`` when it is exhausted.
-- ``tell(arch, score)`` reports the result of an architecture it proposed; ``score``
-  is ``None`` for a failed trial (error, NaN, missing metric).
+- ``tell(arch, score)`` reports the result of an architecture; ``score`` is ``None``
+  for a failed trial (error, NaN, missing metric). Architectures the strategy did not
+  propose (a user's warm-start points) may be told as well.
 - ``state_dict()`` / ``load_state_dict()`` capture everything, the random generator
   included, so a restored strategy continues the same sequence.
+
+The base class does the bookkeeping (validation of what is told, counting, best so far,
+the set of proposed architectures, feasible sampling with a capped number of retries);
+subclasses implement the hooks ``_ask``, ``_tell``, ``_extra_state`` and
+``_load_extra_state``.
 """
 
 from __future__ import annotations
 
+import logging
+import math
+import numbers
 import random
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from raynas.constraints import Constraints
+from raynas.errors import ConfigError, InfeasibleConstraints, InvalidCheckpoint
 
-__all__ = ["Strategy", "FINISHED"]
+__all__ = ["Strategy", "FINISHED", "check_int", "check_float", "check_bool"]
+
+logger = logging.getLogger(__name__)
+
+#: Spaces up to this size are enumerated when random retries only find architectures
+#: that were already proposed, so small spaces are exhausted exactly instead of repeating.
+ENUMERATE_LIMIT = 4096
+
+_STATE_VERSION = 1
 
 
 class _Finished:
@@ -38,32 +56,207 @@ class _Finished:
 FINISHED = _Finished()
 
 
+# -- option validation (shared by every strategy) ----------------------------------------------
+def check_int(owner: str, name: str, value: Any, *, low: int, high: int | None = None) -> int:
+    """``value`` if it is an int in ``[low, high]``, else a :class:`ConfigError` naming the rule."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ConfigError(f"{owner}: {name} must be an int, got {value!r} ({type(value).__name__})")
+    value = int(value)
+    if value < low or (high is not None and value > high):
+        upper = "inf" if high is None else str(high)
+        raise ConfigError(f"{owner}: {name} must be in [{low}, {upper}], got {value!r}")
+    return value
+
+
+def check_float(
+    owner: str, name: str, value: Any, *, low: float, high: float, low_open: bool = False, high_open: bool = False
+) -> float:
+    """``value`` as a float in the interval, else a :class:`ConfigError` naming the interval."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+        raise ConfigError(f"{owner}: {name} must be a finite number, got {value!r}")
+    value = float(value)
+    too_low = value <= low if low_open else value < low
+    too_high = value >= high if high_open else value > high
+    if too_low or too_high:
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ConfigError(f"{owner}: {name} must be in {interval}, got {value!r}")
+    return value
+
+
+def check_bool(owner: str, name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{owner}: {name} must be True or False, got {value!r}")
+    return value
+
+
 class Strategy:
-    """Base class. Subclasses implement ``ask`` and ``tell`` and extend the state dict.
+    """Base class of the ask/tell strategies.
 
     Args:
         space: a ``search_spaces.SearchSpace``.
         seed: seeds ``self.rng`` (a ``random.Random``), the only randomness allowed.
-        constraints: a :class:`raynas.Constraints`; proposals must satisfy it.
+        constraints: a :class:`raynas.Constraints`; every proposal satisfies it. When no
+            architecture can, the constructor raises :class:`raynas.errors.InfeasibleConstraints`
+            naming the smallest achievable value.
+        max_retries: how many candidates a proposal may draw before giving up; then the
+            strategy falls back (see :meth:`_propose`) or raises a clear error.
     """
 
     #: True when the strategy enumerates a finite set and then returns FINISHED.
     exhaustive: bool = False
 
-    def __init__(self, space: Any, *, seed: int = 0, constraints: Constraints | None = None):
+    def __init__(
+        self,
+        space: Any,
+        *,
+        seed: int = 0,
+        constraints: Constraints | None = None,
+        max_retries: int = 1000,
+    ):
+        owner = type(self).__name__
+        if not hasattr(space, "choices") or not hasattr(space, "canonical"):
+            raise ConfigError(f"{owner}: space must be a search_spaces.SearchSpace, got {space!r}")
+        if constraints is not None and not isinstance(constraints, Constraints):
+            raise ConfigError(f"{owner}: constraints must be a raynas.Constraints or None, got {constraints!r}")
         self.space = space
-        self.seed = seed
+        self.seed = check_int(owner, "seed", seed, low=-(2**63))
         self.constraints = constraints or Constraints()
-        self.rng = random.Random(seed)
+        self.max_retries = check_int(owner, "max_retries", max_retries, low=1)
+        self.constraints.check_feasible(space)
+        self.rng = random.Random(self.seed)
+        self._proposed: set[str] = set()
+        self.num_asked = 0
+        self.num_told = 0
+        self.num_failed = 0
+        self.best_arch: dict[str, Any] | None = None
+        self.best_score: float | None = None
 
+    # -- the public interface ----------------------------------------------------------------
     def ask(self) -> Any:
-        raise NotImplementedError
+        """A new architecture, ``None`` (wait for results) or ``FINISHED``."""
+        arch = self._ask()
+        if arch is None or arch is FINISHED:
+            return arch
+        self._proposed.add(self.space.key(arch))
+        self.num_asked += 1
+        return dict(arch)
 
     def tell(self, arch: Mapping[str, Any], score: float | None) -> None:
-        raise NotImplementedError
+        """Report ``score`` (maximised; ``None`` for a failed trial) of ``arch``."""
+        arch = self.space.canonical(arch)
+        if score is not None:
+            if isinstance(score, bool) or not isinstance(score, numbers.Real):
+                raise TypeError(f"{type(self).__name__}.tell: score must be a number or None, got {score!r}")
+            score = float(score)
+            if not math.isfinite(score):
+                logger.debug("non-finite score %r for %s told as a failed trial", score, arch)
+                score = None
+        self.num_told += 1
+        if score is None:
+            self.num_failed += 1
+        elif self.best_score is None or score > self.best_score:
+            self.best_arch, self.best_score = dict(arch), score
+        self._tell(arch, score)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"rng": self.rng.getstate()}
+        """Everything needed to continue the identical sequence (plain, picklable data)."""
+        return {
+            "strategy": type(self).__name__,
+            "version": _STATE_VERSION,
+            "rng": self.rng.getstate(),
+            "proposed": sorted(self._proposed),
+            "num_asked": self.num_asked,
+            "num_told": self.num_told,
+            "num_failed": self.num_failed,
+            "best_arch": None if self.best_arch is None else dict(self.best_arch),
+            "best_score": self.best_score,
+            "extra": self._extra_state(),
+        }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.rng.setstate(state["rng"])
+        """Restore what :meth:`state_dict` returned (from an instance built with the same arguments)."""
+        if not isinstance(state, Mapping) or "strategy" not in state:
+            raise InvalidCheckpoint(f"{type(self).__name__}: not a strategy state dict: {type(state).__name__}")
+        if state["strategy"] != type(self).__name__:
+            raise InvalidCheckpoint(
+                f"state dict is from strategy {state['strategy']!r}, cannot load it into {type(self).__name__}"
+            )
+        if state.get("version") != _STATE_VERSION:
+            raise InvalidCheckpoint(
+                f"{type(self).__name__}: state dict version {state.get('version')!r} is not supported "
+                f"(expected {_STATE_VERSION})"
+            )
+        self.rng.setstate(_as_rng_state(state["rng"]))
+        self._proposed = set(state["proposed"])
+        self.num_asked = int(state["num_asked"])
+        self.num_told = int(state["num_told"])
+        self.num_failed = int(state["num_failed"])
+        self.best_arch = None if state["best_arch"] is None else dict(state["best_arch"])
+        self.best_score = state["best_score"]
+        self._load_extra_state(state["extra"])
+
+    # -- hooks for subclasses ----------------------------------------------------------------
+    def _ask(self) -> Any:
+        raise NotImplementedError
+
+    def _tell(self, arch: dict[str, Any], score: float | None) -> None:
+        raise NotImplementedError
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {}
+
+    def _load_extra_state(self, state: Mapping[str, Any]) -> None:
+        pass
+
+    # -- helpers -----------------------------------------------------------------------------
+    def is_feasible(self, arch: Mapping[str, Any]) -> bool:
+        """Whether ``arch`` satisfies the constraints."""
+        return self.constraints.satisfied(self.space, arch)
+
+    def was_proposed(self, arch: Mapping[str, Any]) -> bool:
+        return self.space.key(arch) in self._proposed
+
+    def _propose(self, generate: Callable[[], Mapping[str, Any]], *, dedupe: bool) -> dict[str, Any] | None:
+        """A feasible candidate from ``generate``, drawing at most ``max_retries`` times.
+
+        With ``dedupe``, candidates already proposed are skipped. When the draws only
+        found already-proposed architectures, a space of at most ``ENUMERATE_LIMIT``
+        architectures is enumerated and a feasible unproposed one drawn uniformly
+        (``None`` when none is left: the feasible space is exhausted); a larger space
+        gets the repeated architecture. When no draw was feasible, a small space is
+        enumerated as well; otherwise :class:`InfeasibleConstraints` is raised.
+        """
+        repeat = None
+        for _ in range(self.max_retries):
+            cand = self.space.canonical(generate())
+            if not self.is_feasible(cand):
+                continue
+            if dedupe and self.was_proposed(cand):
+                repeat = repeat or cand
+                continue
+            return cand
+        if self.space.size <= ENUMERATE_LIMIT:
+            feasible = [a for a in self.space.enumerate() if self.is_feasible(a)]
+            fresh = [a for a in feasible if not self.was_proposed(a)] if dedupe else feasible
+            if fresh:
+                return fresh[self.rng.randrange(len(fresh))]
+            if feasible:
+                return None  # every feasible architecture was proposed already
+        elif repeat is not None:
+            logger.debug("%s: no unproposed architecture in %d draws; repeating one", type(self).__name__, self.max_retries)
+            return repeat
+        raise InfeasibleConstraints(
+            f"{type(self).__name__}: no feasible architecture of space {self.space.name!r} in "
+            f"max_retries={self.max_retries} draws under {self.constraints.to_dict()}; the constraints admit "
+            f"too few architectures: loosen them or raise max_retries"
+        )
+
+    def _sample(self, *, dedupe: bool) -> dict[str, Any] | None:
+        """A uniformly drawn feasible architecture (see :meth:`_propose`)."""
+        return self._propose(lambda: self.space.sample(self.rng), dedupe=dedupe)
+
+
+def _as_rng_state(state: Any) -> tuple:
+    """``random.Random.getstate()`` output, also after a JSON round trip (lists instead of tuples)."""
+    version, internal, gauss = state
+    return (version, tuple(internal), gauss)

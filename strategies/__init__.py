@@ -1,0 +1,14 @@
+"""Search strategies: pure ask/tell algorithms, served to Ray Tune as searchers.
+
+Reach a strategy through the registry::
+
+    import strategies
+    searcher = strategies.get("evolution", space=space, metric="accuracy", mode="max", seed=0)
+
+``import strategies`` does not import Ray; :func:`get` does.
+"""
+
+from strategies._base import FINISHED, Strategy
+from strategies._registry import available, get, options, register
+
+__all__ = ["Strategy", "FINISHED", "available", "get", "options", "register"]
