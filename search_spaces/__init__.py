@@ -10,4 +10,31 @@ from search_spaces._base import Arch, SearchSpace, pick
 from search_spaces._registry import available, get, register
 from search_spaces.choice import ChoiceSpace
 
-__all__ = ["Arch", "SearchSpace", "ChoiceSpace", "available", "get", "register", "pick"]
+__all__ = [
+    "Arch",
+    "SearchSpace",
+    "ChoiceSpace",
+    "MobileNetSpace",
+    "StageSpec",
+    "TinySpace",
+    "available",
+    "get",
+    "register",
+    "pick",
+]
+
+# Spaces with a supernet import torch; they load on first access so that
+# ``import search_spaces`` stays light for torch-free code (strategies).
+_LAZY = {
+    "MobileNetSpace": "search_spaces.mobilenet",
+    "StageSpec": "search_spaces.mobilenet",
+    "TinySpace": "search_spaces.tiny",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'search_spaces' has no attribute {name!r}")

@@ -1,0 +1,50 @@
+"""Elastic layers and supernets.
+
+Each elastic layer owns one maximal weight and slices it in ``forward``; only
+:meth:`Supernet.set_active` changes which subnet runs; :meth:`Supernet.extract` copies the
+active path into plain ``torch.nn`` layers that compute exactly the same function.
+"""
+
+from raynas.nn.bn import bn_layers, recalibrate_bn
+from raynas.nn.mobilenet import ElasticConvNormAct, ElasticInvertedResidual, ElasticLayers, ElasticMobileNet
+from raynas.nn.ops import (
+    ElasticBatchNorm2d,
+    ElasticConv2d,
+    ElasticDepthwiseConv2d,
+    ElasticLinear,
+    ElasticSqueezeExcite,
+    SqueezeExcite,
+    hidden_channels,
+    make_divisible,
+    se_channels,
+)
+from raynas.nn.specs import ACTIVATIONS, BlockPlan, MobileNetArch, MobileNetSpec, StageArch, StageSpec
+from raynas.nn.static import InvertedResidual, MobileNet
+from raynas.nn.supernet import Supernet
+
+__all__ = [
+    "Supernet",
+    "ElasticMobileNet",
+    "ElasticLayers",
+    "ElasticConvNormAct",
+    "ElasticInvertedResidual",
+    "ElasticConv2d",
+    "ElasticDepthwiseConv2d",
+    "ElasticBatchNorm2d",
+    "ElasticSqueezeExcite",
+    "ElasticLinear",
+    "SqueezeExcite",
+    "InvertedResidual",
+    "MobileNet",
+    "StageSpec",
+    "MobileNetSpec",
+    "StageArch",
+    "MobileNetArch",
+    "BlockPlan",
+    "ACTIVATIONS",
+    "make_divisible",
+    "hidden_channels",
+    "se_channels",
+    "bn_layers",
+    "recalibrate_bn",
+]
