@@ -1,8 +1,9 @@
-"""Plain, standalone modules that extracted subnets are made of (TorchScript-able)."""
+"""Plain, standalone modules that extracted subnets are made of (TorchScript-able).
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: TorchScript reads the class annotations.
+"""
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -21,9 +22,9 @@ class InvertedResidual(nn.Module):
 
     def __init__(
         self,
-        expand: nn.Module | None,
+        expand: Optional[nn.Module],
         depthwise: nn.Module,
-        se: nn.Module | None,
+        se: Optional[nn.Module],
         project: nn.Module,
         use_residual: bool,
     ):
