@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 #: Spaces up to this size are enumerated when random retries only find architectures
 #: that were already proposed, so small spaces are exhausted exactly instead of repeating.
 ENUMERATE_LIMIT = 4096
+_SMALL_SPACE_DRAWS = 64  # draws before a small space is enumerated instead
 
 _STATE_VERSION = 1
 
@@ -221,13 +222,15 @@ class Strategy:
 
         With ``dedupe``, candidates already proposed are skipped. When the draws only
         found already-proposed architectures, a space of at most ``ENUMERATE_LIMIT``
-        architectures is enumerated and a feasible unproposed one drawn uniformly
+        architectures (drawn at most 64 times) is enumerated and a feasible unproposed one drawn uniformly
         (``None`` when none is left: the feasible space is exhausted); a larger space
         gets the repeated architecture. When no draw was feasible, a small space is
         enumerated as well; otherwise :class:`InfeasibleConstraints` is raised.
         """
         repeat = None
-        for _ in range(self.max_retries):
+        small = self.space.size <= ENUMERATE_LIMIT
+        draws = min(self.max_retries, _SMALL_SPACE_DRAWS) if small else self.max_retries
+        for _ in range(draws):
             cand = self.space.canonical(generate())
             if not self.is_feasible(cand):
                 continue
@@ -235,7 +238,7 @@ class Strategy:
                 repeat = repeat or cand
                 continue
             return cand
-        if self.space.size <= ENUMERATE_LIMIT:
+        if small:
             feasible = [a for a in self.space.enumerate() if self.is_feasible(a)]
             fresh = [a for a in feasible if not self.was_proposed(a)] if dedupe else feasible
             if fresh:

@@ -15,7 +15,7 @@ from typing import Any, Callable
 from raynas.constraints import Constraints
 from raynas.errors import ConfigError
 
-__all__ = ["get", "available", "register", "options"]
+__all__ = ["get", "available", "register", "unregister", "options"]
 
 # name -> "module:attribute" for built-ins (imported on first use).
 _BUILTIN: dict[str, str] = {
@@ -44,6 +44,13 @@ def register(name: str, factory: Callable[..., Any], *, overwrite: bool = False)
     if (name in _BUILTIN or name in _USER) and not overwrite:
         raise ValueError(f"strategy {name!r} is already registered; pass overwrite=True to replace it")
     _USER[name] = factory
+
+
+def unregister(name: str) -> None:
+    """Remove a strategy added with :func:`register` (built-ins cannot be removed)."""
+    if name not in _USER:
+        raise ValueError(f"strategy {name!r} was not added with register(); user strategies: {sorted(_USER)}")
+    del _USER[name]
 
 
 def available() -> list[str]:

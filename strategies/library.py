@@ -40,6 +40,7 @@ def tpe(
     multivariate: bool | None = None,
     constant_liar: bool = True,
     max_retries: int = 100,
+    infeasible: str = "penalty",
 ) -> ConstrainedSearcher:
     """Optuna's TPE via ``ray.tune.search.optuna.OptunaSearch`` with ``TPESampler(seed=seed)``.
 
@@ -48,6 +49,8 @@ def tpe(
         n_startup_trials, n_ei_candidates, multivariate, constant_liar: passed to
             ``optuna.samplers.TPESampler`` (``None`` keeps Optuna's default).
         max_retries: infeasible proposals in a row before giving up.
+        infeasible: ``"penalty"`` or ``"fail"``: how TPE hears of an infeasible proposal
+            (see :class:`~raynas.tune.searcher.ConstrainedSearcher`).
     """
     from ray.tune.search.optuna import OptunaSearch
 
@@ -63,7 +66,9 @@ def tpe(
         sampler_kwargs["multivariate"] = check_bool(owner, "multivariate", multivariate)
     distributions = OptunaSearch.convert_search_space(space.to_tune())
     make = functools.partial(_make_optuna, distributions, sampler_kwargs)
-    return ConstrainedSearcher(make, space=space, constraints=constraints, max_retries=max_retries, name="tpe")
+    return ConstrainedSearcher(
+        make, space=space, constraints=constraints, max_retries=max_retries, infeasible=infeasible, name="tpe"
+    )
 
 
 def _make_nevergrad(parametrization: Any, optimizer: str, seed: int, num_workers: int, metric: str, mode: str):
@@ -84,6 +89,7 @@ def nevergrad(
     optimizer: str = "DiscreteOnePlusOne",
     num_workers: int = 1,
     max_retries: int = 100,
+    infeasible: str = "penalty",
 ) -> ConstrainedSearcher:
     """A nevergrad discrete optimizer via ``ray.tune.search.nevergrad.NevergradSearch``.
 
@@ -96,6 +102,8 @@ def nevergrad(
             ``"DiscreteOnePlusOne"`` or ``"PortfolioDiscreteOnePlusOne"``.
         num_workers: the optimizer's expected number of parallel evaluations.
         max_retries: infeasible proposals in a row before giving up.
+        infeasible: ``"penalty"`` or ``"fail"``: how nevergrad hears of an infeasible proposal
+            (see :class:`~raynas.tune.searcher.ConstrainedSearcher`).
     """
     import nevergrad as ng
     from ray.tune.search.nevergrad import NevergradSearch
@@ -111,4 +119,6 @@ def nevergrad(
         )
     parametrization = NevergradSearch.convert_search_space(space.to_tune())
     make = functools.partial(_make_nevergrad, parametrization, optimizer, seed, num_workers)
-    return ConstrainedSearcher(make, space=space, constraints=constraints, max_retries=max_retries, name="nevergrad")
+    return ConstrainedSearcher(
+        make, space=space, constraints=constraints, max_retries=max_retries, infeasible=infeasible, name="nevergrad"
+    )

@@ -240,10 +240,15 @@ class ConstrainedSearcher(Searcher):
             searcher, already holding the converted space; called once metric and mode
             are known (at construction or from ``set_search_properties``).
         space: the search space; every suggestion goes through ``space.canonical``.
-        constraints: proposals breaking them are not handed out: the library is told the
-            trial failed (``on_trial_complete(private_id, None, error=True)``) and asked
-            again, at most ``max_retries`` times in a row, then
-            :class:`~raynas.errors.InfeasibleConstraints` is raised.
+        constraints: proposals breaking them are not handed out: the library is told about
+            the proposal under a private trial id and asked again, at most ``max_retries``
+            times in a row, then :class:`~raynas.errors.InfeasibleConstraints` is raised.
+        infeasible: how the library is told about an infeasible proposal. ``"fail"``: as a
+            failed trial (``on_trial_complete(private_id, None, error=True)``). ``"penalty"``
+            (default): as a completed trial scoring just below the worst real result so far
+            (as failed until a first real result exists). Model-based libraries ignore failed
+            trials, so with ``"fail"`` TPE keeps proposing the same infeasible optimum of its
+            model; the penalty teaches it where the infeasible region is.
         metric, mode: as for any searcher; ``None`` until Tune sets them.
         name: used in messages.
 
@@ -260,6 +265,7 @@ class ConstrainedSearcher(Searcher):
         metric: str | None = None,
         mode: str | None = None,
         max_retries: int = 100,
+        infeasible: str = "penalty",
         name: str = "library",
     ):
         if not callable(make_searcher):
@@ -268,9 +274,12 @@ class ConstrainedSearcher(Searcher):
             raise ConfigError(f"{name}: max_retries must be an int >= 1, got {max_retries!r}")
         if constraints is not None and not isinstance(constraints, Constraints):
             raise ConfigError(f"{name}: constraints must be a raynas.Constraints or None, got {constraints!r}")
+        if infeasible not in ("penalty", "fail"):
+            raise ConfigError(f"{name}: infeasible must be 'penalty' or 'fail', got {infeasible!r}")
         _check_metric_mode(name, metric, mode)
         super().__init__(metric=None, mode=None)
         self._metric, self._mode = metric, mode
+        self.infeasible = infeasible
         self.space = space
         self.constraints = constraints or Constraints()
         self.constraints.check_feasible(space)
@@ -281,6 +290,8 @@ class ConstrainedSearcher(Searcher):
         self._live: dict[str, tuple[str, dict[str, Any]]] = {}
         self._counter = 0
         self.num_rejected = 0
+        self._worst: float | None = None  # real results, as maximised scores
+        self._best: float | None = None
         self.max_concurrent: int | None = None
         if self.configured:
             self._setup()
@@ -330,11 +341,21 @@ class ConstrainedSearcher(Searcher):
                 self._live[trial_id] = (inner_id, arch)
                 return dict(arch)
             self.num_rejected += 1
-            self.searcher.on_trial_complete(inner_id, result=None, error=True)
+            self._reject(inner_id)
         raise InfeasibleConstraints(
             f"{self.name}: the library proposed {self.max_retries} architectures in a row that break "
             f"{self.constraints.to_dict()}; loosen the constraints or raise max_retries"
         )
+
+    def _to_metric(self, score: float) -> float:
+        return -score if self._mode == "min" else score
+
+    def _reject(self, inner_id: str) -> None:
+        if self.infeasible == "fail" or self._worst is None:
+            self.searcher.on_trial_complete(inner_id, result=None, error=True)
+            return
+        penalty = self._worst - max(self._best - self._worst, 1e-9 * max(1.0, abs(self._worst)))
+        self.searcher.on_trial_complete(inner_id, result={self._metric: self._to_metric(penalty)}, error=False)
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         pass  # one evaluation per trial: only the final result counts
@@ -349,8 +370,9 @@ class ConstrainedSearcher(Searcher):
         if score is None:
             self.searcher.on_trial_complete(inner_id, result=None, error=True)
         else:
-            value = -score if self._mode == "min" else score
-            self.searcher.on_trial_complete(inner_id, result={**result, self._metric: value}, error=False)
+            self._worst = score if self._worst is None else min(self._worst, score)
+            self._best = score if self._best is None else max(self._best, score)
+            self.searcher.on_trial_complete(inner_id, result={self._metric: self._to_metric(score)}, error=False)
 
     # -- checkpoints -------------------------------------------------------------------------
     def get_state(self) -> dict[str, Any]:
@@ -372,6 +394,8 @@ class ConstrainedSearcher(Searcher):
             "live": {k: (i, dict(a)) for k, (i, a) in self._live.items()},
             "counter": self._counter,
             "num_rejected": self.num_rejected,
+            "worst": self._worst,
+            "best": self._best,
             "max_concurrent": self.max_concurrent,
             "inner": inner,
         }
@@ -385,6 +409,7 @@ class ConstrainedSearcher(Searcher):
         self._live = {k: (i, dict(a)) for k, (i, a) in state["live"].items()}
         self._counter = state["counter"]
         self.num_rejected = state["num_rejected"]
+        self._worst, self._best = state["worst"], state["best"]
         self.max_concurrent = state["max_concurrent"]
         if state["inner"] is None:
             self.searcher = None
