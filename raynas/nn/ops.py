@@ -222,7 +222,7 @@ class ElasticBatchNorm2d(nn.BatchNorm2d):
         )
 
     def export(self, channels: int) -> nn.BatchNorm2d:
-        """A plain ``nn.BatchNorm2d`` with the first ``channels`` parameters and statistics copied."""
+        """A plain ``nn.BatchNorm2d`` (same train/eval mode) with the first ``channels`` parameters and statistics copied."""
         _check_width("channels", channels, self.num_features)
         bn = nn.BatchNorm2d(channels, self.eps, self.momentum, self.affine, self.track_running_stats)
         with torch.no_grad():
@@ -233,6 +233,7 @@ class ElasticBatchNorm2d(nn.BatchNorm2d):
                 bn.running_mean.copy_(self.running_mean[:channels])
                 bn.running_var.copy_(self.running_var[:channels])
                 bn.num_batches_tracked.copy_(self.num_batches_tracked)
+        bn.train(self.training)
         return bn.to(self.running_mean.device if self.running_mean is not None else self.weight.device)
 
     @torch.no_grad()
