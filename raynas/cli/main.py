@@ -159,7 +159,7 @@ def _search(args: argparse.Namespace, checkpoint: str, out: Path, *, resume: boo
     from raynas.evaluate.supernet import SupernetEvaluator
     from raynas.nn import Supernet
 
-    info = Supernet.describe(checkpoint)
+    info = Supernet.read_checkpoint(checkpoint)
     import search_spaces
 
     space = search_spaces.get(info["space"], **info["space_kwargs"])

@@ -97,14 +97,14 @@ class SupernetEvaluator:
         # Fail early, in the driver, on a bad checkpoint.
         from raynas.nn import Supernet
 
-        self.space_name = Supernet.describe(self.checkpoint)["space"]
+        self._file = Supernet.read_checkpoint(self.checkpoint)["path"]
 
     def _state(self) -> tuple[Any, list[torch.Tensor], DataLoader]:
         from raynas.data import load
         from raynas.nn import Supernet
 
         path = self.checkpoint
-        key = (path, os.path.getmtime(Supernet.resolve(path)), self.dataset, self.data_dir, self.seed,
+        key = (path, os.path.getmtime(self._file), self.dataset, self.data_dir, self.seed,
                self.calibration_batches, self.batch_size, self.device)
         if key not in _CACHE:
             _CACHE.clear()  # one supernet per process

@@ -100,7 +100,8 @@ def _make_history_callback(path: Path, metric: str, mode: str, total: int):
             self._record(trial, "ok", None)
 
         def on_trial_error(self, iteration, trials, trial, **info):
-            text = trial.get_error() or "unknown error"
+            path = trial.error_file  # written locally before callbacks run; storage sync comes later
+            text = Path(path).read_text() if path and os.path.exists(path) else (trial.get_error() or "unknown error")
             lines = [line for line in str(text).strip().splitlines() if line.strip()]
             self._record(trial, "failed", lines[-1] if lines else str(text))
 
