@@ -166,6 +166,8 @@ class Supernet(nn.Module):
                     f"got {type(payload.get(key)).__name__}"
                 )
         payload.setdefault("meta", {})
+        if not isinstance(payload["meta"], dict):
+            raise InvalidCheckpoint(f"supernet checkpoint {target!r}: field 'meta' must be a dict")
         payload["path"] = target
         return payload
 
@@ -185,12 +187,18 @@ class Supernet(nn.Module):
         registry = importlib.import_module("search_spaces")
         try:
             space = registry.get(payload["space"], **payload["space_kwargs"])
-        except ConfigError as exc:
-            raise InvalidCheckpoint(f"supernet checkpoint {target!r}: cannot rebuild its space: {exc}") from exc
+        except Exception as exc:  # a registered factory may raise anything on bad arguments
+            raise InvalidCheckpoint(
+                f"supernet checkpoint {target!r}: cannot rebuild its space {payload['space']!r}: {exc}"
+            ) from exc
         try:
             net = space.build_supernet(payload["num_classes"])
         except NotImplementedError as exc:
             raise InvalidCheckpoint(f"supernet checkpoint {target!r}: space {payload['space']!r} has no supernet") from exc
+        except Exception as exc:
+            raise InvalidCheckpoint(
+                f"supernet checkpoint {target!r}: cannot build the supernet of space {payload['space']!r}: {exc}"
+            ) from exc
         if not isinstance(net, cls):
             raise InvalidCheckpoint(
                 f"supernet checkpoint {target!r} holds a {type(net).__name__}, not a {cls.__name__}"

@@ -81,6 +81,16 @@ def test_input_is_resized_to_the_active_resolution(space, net):
         assert torch.allclose(net.extract(arch)(x), net(resized), atol=1e-5)
 
 
+def test_forward_is_stem_stages_head(space, net):
+    net.set_active(space.sample(__import__("random").Random(2)))
+    x = torch.randn(2, 1, 8, 8)
+    with torch.no_grad():
+        features = net.forward_stem(x)
+        for index in range(len(net.stages)):
+            features = net.forward_stage(index, features)
+        assert torch.equal(net.forward_head(features), net(x))
+
+
 def test_dropout_only_in_train_mode(space, net):
     net.set_active(space.largest())
     x = torch.randn(4, 1, 8, 8)
@@ -153,7 +163,7 @@ def test_save_and_load_in_a_fresh_process(space, net, tmp_path):
         torch.save({{"out": out, "meta": net.checkpoint_meta, "space": net.space.name}}, {str(tmp_path / 'out.pt')!r})
         """
     )
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     subprocess.run([sys.executable, "-c", script], check=True, cwd=REPO, env=env, timeout=120)
     result = torch.load(tmp_path / "out.pt", weights_only=True)
     assert torch.equal(result["out"], expected)
@@ -182,7 +192,7 @@ def test_save_rejects_non_plain_meta(net, tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["missing", "missing-in-dir", "truncated", "garbage", "empty", "not-raynas",
-                                  "tensor", "pickle-object", "wrong-version", "unknown-space", "mismatch",
+                                  "tensor", "pickle-object", "wrong-version", "unknown-space", "bad-kwargs", "mismatch",
                                   "bad-shape"])
 def test_bad_checkpoints_raise_invalid_checkpoint(kind, net, tmp_path):
     path = tmp_path / "supernet.pt"
@@ -200,6 +210,7 @@ def test_bad_checkpoints_raise_invalid_checkpoint(kind, net, tmp_path):
         "pickle-object": "could not be read",
         "wrong-version": "version",
         "unknown-space": "cannot rebuild its space",
+        "bad-kwargs": "cannot rebuild its space 'tiny'",
         "mismatch": "does not match space 'tiny'",
         "bad-shape": "has shape",
     }[kind]
@@ -223,6 +234,8 @@ def test_bad_checkpoints_raise_invalid_checkpoint(kind, net, tmp_path):
         torch.save({**payload, "version": 99}, path)
     elif kind == "unknown-space":
         torch.save({**payload, "space": "no-such-space"}, path)
+    elif kind == "bad-kwargs":
+        torch.save({**payload, "space_kwargs": {"bogus": 1}}, path)
     elif kind == "mismatch":
         state = dict(payload["state_dict"])
         state.pop(next(iter(state)))
