@@ -59,7 +59,7 @@ def _train_options(p: argparse.ArgumentParser, *, epochs: int) -> None:
     p.add_argument("--method", default="sandwich", help="training method")
     p.add_argument("--epochs", type=_positive_int, default=epochs)
     p.add_argument("--batch-size", type=_positive_int, default=64)
-    p.add_argument("--lr", type=_positive_float, default=0.05)
+    p.add_argument("--lr", type=_positive_float, default=0.25)
     p.add_argument("--workers", type=_positive_int, default=2, help="Ray Train workers (data-parallel)")
     p.add_argument("--gpu", action="store_true", help="one GPU per worker (NCCL)")
     p.add_argument("--seed", type=int, default=0)
@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Train the `tiny` supernet on the embedded digits data as a Ray Train job, "
                                      "search it through Ray Tune, and print the best subnet. No download.")
     _common(run)
-    _train_options(run, epochs=12)
+    _train_options(run, epochs=8)
     run.add_argument("--out", default=None, help="output folder (default: runs/run-<time>)")
     run.add_argument("--strategy", default="evolution", help="search strategy (see strategies.available())")
     run.add_argument("--budget", type=_positive_int, default=40, help="number of subnets to evaluate")

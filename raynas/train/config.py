@@ -30,7 +30,7 @@ class TrainConfig:
     method: str = "sandwich"
     epochs: int = 10
     batch_size: int = 64
-    lr: float = 0.05
+    lr: float = 0.25
     momentum: float = 0.9
     weight_decay: float = 3e-5
     label_smoothing: float = 0.1
