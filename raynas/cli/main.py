@@ -1,4 +1,4 @@
-"""``raynas``: run | train | search. Errors are one line on stderr and exit code 2."""
+"""``raynas``: run | train | search | latency | predictor. Errors are one line on stderr and exit code 2."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from raynas.cli import _hardware
 from raynas.errors import RaynasError
 
 logger = logging.getLogger("raynas.cli")
@@ -90,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     search = sub.add_parser("search", help="search a trained supernet with a strategy through Ray Tune")
     _common(search)
-    search.add_argument("--checkpoint", required=True, help="a supernet file or a `raynas train --out` folder")
+    search.add_argument("--checkpoint", default=None,
+                        help="a supernet file or a `raynas train --out` folder (needed by --evaluator supernet)")
     search.add_argument("--strategy", default="evolution", help="search strategy (see strategies.available())")
     search.add_argument("--budget", type=_positive_int, default=100, help="number of trials")
     search.add_argument("--concurrency", type=_positive_int, default=2, help="trials evaluated at once")
@@ -102,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--out", required=True, help="output folder for history.csv and best.json")
     search.add_argument("--resume", action="store_true", help="continue an interrupted search in --out")
     search.add_argument("--overwrite", action="store_true", help="replace the results already in --out")
+    _hardware.add_search_options(search, _positive_int, _positive_float)
+    _hardware.add_commands(sub, _common, _positive_int, _positive_float)
     return parser
 
 
@@ -159,14 +163,20 @@ def _search(args: argparse.Namespace, checkpoint: str, out: Path, *, resume: boo
     from raynas.evaluate.supernet import SupernetEvaluator
     from raynas.nn import Supernet
 
-    info = Supernet.read_checkpoint(checkpoint)
-    import search_spaces
+    if getattr(args, "evaluator", "supernet") == "predictor":
+        space, evaluator, table = _hardware.predictor_setup(args, checkpoint)
+    else:
+        info = Supernet.read_checkpoint(checkpoint)
+        import search_spaces
 
-    space = search_spaces.get(info["space"], **info["space_kwargs"])
-    dataset = getattr(args, "dataset", None) or info.get("meta", {}).get("train_config", {}).get("dataset", "digits")
-    evaluator = SupernetEvaluator(checkpoint, dataset=dataset, data_dir=args.data_dir, threads=1)
+        space = search_spaces.get(info["space"], **info["space_kwargs"])
+        trained_on = info.get("meta", {}).get("train_config", {}).get("dataset", "digits")
+        dataset = getattr(args, "dataset", None) or trained_on
+        evaluator = SupernetEvaluator(checkpoint, dataset=dataset, data_dir=args.data_dir, threads=1)
+        table = _hardware.load_table(args)
     constraints = raynas.Constraints(max_flops=getattr(args, "max_flops", None),
-                                     max_params=getattr(args, "max_params", None))
+                                     max_params=getattr(args, "max_params", None),
+                                     **_hardware.latency_constraint(args, table))
     return space, raynas.search(space, evaluator, strategy=args.strategy, num_samples=args.budget,
                                 max_concurrent=args.concurrency, seed=args.seed, constraints=constraints,
                                 out_dir=out, resume=resume, overwrite=overwrite, address=args.address)
@@ -186,8 +196,13 @@ def _print_best(space, result) -> None:
 def _cmd_search(args: argparse.Namespace) -> int:
     args.space = None
     _check_names(args)
+    _hardware.check_search_args(args)
     space, result = _search(args, args.checkpoint, Path(args.out), resume=args.resume, overwrite=args.overwrite)
+    if args.evaluator == "predictor":
+        print("accuracy below is the predictor's estimate")
     _print_best(space, result)
+    if args.verify_top:
+        _hardware.verify(args, space, result)
     print(f"results: {result.path}")
     return 0
 
@@ -213,7 +228,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"run": _cmd_run, "train": _cmd_train, "search": _cmd_search}
+_COMMANDS = {"run": _cmd_run, "train": _cmd_train, "search": _cmd_search,
+             "latency": _hardware.cmd_latency, "predictor": _hardware.cmd_predictor}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
