@@ -185,12 +185,13 @@ def _search(args: argparse.Namespace, checkpoint: str, out: Path, *, resume: boo
 def _print_best(space, result) -> None:
     if result.best_arch is None:
         print(f"no trial succeeded; see {result.path / 'history.csv'}")
-        return
+        return False
     m = result.best_metrics
     print(f"best subnet: {_fmt_arch(result.best_arch)}")
     print(f"  accuracy {m.get('accuracy', float('nan')):.2f}%  loss {m.get('loss', float('nan')):.4f}  "
           f"FLOPs {space.flops(result.best_arch) / 1e6:.3f}M  params {space.params(result.best_arch) / 1e3:.1f}K")
     print(f"  trials: {len(result.history)} ({result.num_failed} failed)")
+    return True
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
@@ -223,9 +224,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
           f"smallest child {final.get('val_accuracy_smallest', float('nan')):.2f}% (validation)")
     print(f"searched {len(result.history)} subnets with {args.strategy} in {search_s:.0f}s "
           f"({len(result.history) / max(search_s, 1e-9):.2f} trials/s)")
-    _print_best(space, result)
+    found = _print_best(space, result)
     print(f"everything is in {out.resolve()}")
-    return 0
+    return 0 if found else 1
 
 
 _COMMANDS = {"run": _cmd_run, "train": _cmd_train, "search": _cmd_search,

@@ -86,7 +86,7 @@ class SupernetEvaluator:
             raise ConfigError(f"calibration_batches must be an int >= 1, got {calibration_batches!r}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"batch_size must be an int >= 1, got {batch_size!r}")
-        self.checkpoint = os.fspath(checkpoint)
+        self.checkpoint = os.path.abspath(os.fspath(checkpoint))  # workers run elsewhere
         self.dataset = dataset
         self.calibration_batches = calibration_batches
         self.batch_size = batch_size
