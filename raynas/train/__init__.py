@@ -1,7 +1,40 @@
 """Supernet training: methods, the per-worker loop, and the Ray Train job."""
 
-from raynas.train.config import TrainConfig
+from raynas.train.config import METHOD_NAMES, PHASES, TrainConfig
 from raynas.train.job import TrainResult, train
-from raynas.train.methods import METHODS, TrainingMethod, get_method
+from raynas.train.loop import train_in_process
+from raynas.train.methods import (
+    METHODS,
+    FlopsBucketSampler,
+    NonFiniteLoss,
+    Precision,
+    Progressive,
+    Sandwich,
+    TrainingMethod,
+    Uniform,
+    get_method,
+)
+from raynas.train.progressive import PhaseSampler, phase_epochs, phase_schedule
+from raynas.train.standalone import train_standalone
 
-__all__ = ["TrainConfig", "TrainResult", "train", "TrainingMethod", "METHODS", "get_method"]
+__all__ = [
+    "TrainConfig",
+    "TrainResult",
+    "train",
+    "train_in_process",
+    "train_standalone",
+    "TrainingMethod",
+    "Sandwich",
+    "Progressive",
+    "Uniform",
+    "FlopsBucketSampler",
+    "PhaseSampler",
+    "Precision",
+    "NonFiniteLoss",
+    "METHODS",
+    "METHOD_NAMES",
+    "PHASES",
+    "get_method",
+    "phase_epochs",
+    "phase_schedule",
+]

@@ -9,17 +9,46 @@ from typing import Any, Mapping
 from raynas._config import check_choice, check_positive_float, check_positive_int, from_dict
 from raynas.errors import ConfigError
 
-__all__ = ["TrainConfig"]
+__all__ = ["TrainConfig", "METHOD_NAMES", "PHASES", "SAMPLINGS"]
 
-METHODS = ["sandwich"]
+METHOD_NAMES = ["sandwich", "progressive", "uniform"]
+# Progressive shrinking (once-for-all), in order; see raynas.train.progressive.
+PHASES = ("full", "kernel", "depth1", "depth2", "width1", "width2")
+SAMPLINGS = ["uniform", "flops"]
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything a training run needs; validated on construction.
 
-    The learning rate decays exponentially from ``lr`` to a constant floor of
+    Optimisation: SGD with Nesterov momentum; the learning rate warms up linearly for
+    ``warmup_epochs``, then decays exponentially from ``lr`` to a constant floor of
     ``lr_floor * lr``, reached after ``lr_decay_fraction`` of the steps (BigNAS).
+    ``batch_size`` is per worker. ``weight_decay`` applies to convolution and linear
+    weights (not BN, biases or kernel transforms). BatchNorm running statistics are not
+    tracked while training; every subnet is re-calibrated before it is evaluated.
+
+    Methods (``method``):
+
+    - ``sandwich`` (BigNAS): largest + smallest + ``num_random`` random children per step;
+      the largest learns from labels (``label_smoothing``, ``dropout``), the others from its
+      soft labels.
+    - ``progressive`` (once-for-all): the phases of :data:`PHASES`; ``phase_epochs`` gives
+      their lengths (empty: OFA's proportions scaled to ``epochs``). Every elastic phase
+      trains ``num_random`` sampled subnets per step on labels plus ``kd_ratio`` x the
+      distillation loss from a frozen copy of the full network taken at the end of the
+      ``full`` phase. Each phase restarts the learning-rate schedule, at ``lr`` for the
+      full network and ``elastic_lr_scale * lr`` for the elastic phases.
+    - ``uniform`` (SPOS): one subnet per step, drawn with ``sampling``: ``"uniform"``
+      (every choice uniformly) or ``"flops"`` (a FLOPs bucket out of ``flops_buckets``
+      uniformly, then a subnet in it, at most ``max_sample_tries`` draws).
+
+    Other switches: ``amp`` (mixed precision: float16 autocast with a gradient scaler on
+    CUDA, bfloat16 autocast on CPU), ``channels_last`` (NHWC memory format; about 3x faster
+    depthwise convolutions on CPU), ``stop_after_epoch`` (end the run after that epoch, as
+    if interrupted, leaving a checkpoint that ``resume`` continues; for tests and for
+    splitting a long run), ``max_nonfinite_steps`` (non-finite steps skipped in a row
+    before the run fails).
     """
 
     space: str = "tiny"
@@ -39,38 +68,86 @@ class TrainConfig:
     lr_floor: float = 0.05
     lr_decay_fraction: float = 0.8
     warmup_epochs: float = 0.0
+    kd_ratio: float = 1.0
+    phase_epochs: tuple[int, ...] = ()
+    elastic_lr_scale: float = 0.4
+    sampling: str = "uniform"
+    flops_buckets: int = 8
+    max_sample_tries: int = 100
     num_workers: int = 1
     use_gpu: bool = False
     threads_per_worker: int = 1
     amp: bool = False
+    channels_last: bool = True
     seed: int = 0
     checkpoint_every: int = 1
+    stop_after_epoch: int | None = None
     max_failures: int = 0
     max_nonfinite_steps: int = 10
 
     def __post_init__(self) -> None:
         owner = "TrainConfig"
-        for name in ("epochs", "batch_size", "num_workers", "threads_per_worker", "checkpoint_every"):
+        for name in ("epochs", "batch_size", "num_workers", "threads_per_worker", "checkpoint_every",
+                     "flops_buckets", "max_sample_tries"):
             check_positive_int(owner, name, getattr(self, name))
         for name in ("num_random", "max_failures", "max_nonfinite_steps", "seed"):
             check_positive_int(owner, name, getattr(self, name), allow_zero=True)
         check_positive_float(owner, "lr", self.lr)
-        for name in ("momentum", "weight_decay", "label_smoothing", "dropout", "warmup_epochs"):
+        for name in ("momentum", "weight_decay", "label_smoothing", "dropout", "warmup_epochs", "kd_ratio"):
             check_positive_float(owner, name, getattr(self, name), allow_zero=True)
-        for name in ("lr_floor", "lr_decay_fraction"):
+        for name in ("lr_floor", "lr_decay_fraction", "elastic_lr_scale"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
                 raise ConfigError(f"{owner}.{name} must be in (0, 1], got {value!r}")
-        if self.dropout >= 1 or self.label_smoothing >= 1:
-            raise ConfigError(f"{owner}.dropout and label_smoothing must be < 1, got {self.dropout!r}, {self.label_smoothing!r}")
-        check_choice(owner, "method", self.method, METHODS)
+        for name in ("dropout", "label_smoothing"):
+            if getattr(self, name) >= 1:
+                raise ConfigError(f"{owner}.{name} must be < 1, got {getattr(self, name)!r}")
+        for name in ("download", "use_gpu", "amp", "channels_last"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{owner}.{name} must be True or False, got {getattr(self, name)!r}")
+        check_choice(owner, "method", self.method, METHOD_NAMES)
+        check_choice(owner, "sampling", self.sampling, SAMPLINGS)
         if not isinstance(self.space_kwargs, Mapping):
             raise ConfigError(f"{owner}.space_kwargs must be a dict, got {self.space_kwargs!r}")
         object.__setattr__(self, "space_kwargs", dict(self.space_kwargs))
+        self._check_phase_epochs()
+        if self.phase_epochs and self.method != "progressive":
+            raise ConfigError(f"TrainConfig.phase_epochs applies to method 'progressive' only, got method {self.method!r}")
+        if self.sampling != "uniform" and self.method != "uniform":
+            raise ConfigError(f"TrainConfig.sampling={self.sampling!r} applies to method 'uniform' only, "
+                              f"got method {self.method!r}")
+        if self.stop_after_epoch is not None:
+            check_positive_int(owner, "stop_after_epoch", self.stop_after_epoch)
+            if self.stop_after_epoch > self.epochs:
+                raise ConfigError(f"{owner}.stop_after_epoch must be <= epochs ({self.epochs}), "
+                                  f"got {self.stop_after_epoch!r}")
+
+    def _check_phase_epochs(self) -> None:
+        value = self.phase_epochs
+        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+            raise ConfigError(f"TrainConfig.phase_epochs must be a sequence of {len(PHASES)} ints, got {value!r}")
+        value = tuple(value)
+        object.__setattr__(self, "phase_epochs", value)
+        if not value:
+            if self.method == "progressive" and self.epochs < len(PHASES):
+                raise ConfigError(
+                    f"TrainConfig.epochs must be >= {len(PHASES)} for method 'progressive' (one epoch per phase "
+                    f"{list(PHASES)}), got {self.epochs}; or give phase_epochs explicitly"
+                )
+            return
+        if len(value) != len(PHASES) or any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in value):
+            raise ConfigError(
+                f"TrainConfig.phase_epochs must be {len(PHASES)} ints >= 0, one per phase {list(PHASES)}, got {value!r}"
+            )
+        if sum(value) != self.epochs:
+            raise ConfigError(f"TrainConfig.phase_epochs must sum to epochs ({self.epochs}), got {value!r} "
+                              f"(sum {sum(value)})")
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "TrainConfig":
         return from_dict(cls, values)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        out["phase_epochs"] = list(self.phase_epochs)
+        return out

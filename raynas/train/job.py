@@ -7,6 +7,8 @@ import json
 import logging
 import os
 import shutil
+import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,9 @@ from raynas._ray import init_ray
 from raynas.train.config import TrainConfig
 from raynas.train.loop import STATE_FILE, SUPERNET_FILE, train_loop_per_worker
 
-__all__ = ["train", "TrainResult"]
+__all__ = ["train", "TrainResult", "RUN_FILE"]
+
+RUN_FILE = "train_run.json"
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +33,7 @@ class TrainResult:
     checkpoint: Path  # out_dir / "supernet.pt"
     history: list[dict[str, Any]] = field(default_factory=list)
     ray_checkpoint: str | None = None
+    epochs_done: int = 0  # less than config.epochs after stop_after_epoch
 
     @property
     def final_metrics(self) -> dict[str, Any]:
@@ -47,21 +52,37 @@ def train(
     """Train a supernet with ``config`` as a Ray Train job and write it to ``out_dir``.
 
     ``out_dir`` receives ``supernet.pt`` (the final weights; ``raynas search
-    --checkpoint out_dir`` reads it), ``train_history.csv`` and ``train_config.json``.
-    Ray Train's own run (checkpoints per epoch) lives under ``storage_path`` (default
-    ``out_dir/ray``); ``resume=True`` continues it from its last checkpoint.
+    --checkpoint out_dir`` reads it), ``train_history.csv``, ``train_config.json`` and
+    ``train_run.json`` (where Ray Train keeps the run). Ray Train's own run (a checkpoint
+    per ``checkpoint_every`` epochs) lives under ``storage_path`` (default ``out_dir/ray``).
+
+    ``resume=True`` continues the run in ``out_dir`` from its last checkpoint with
+    everything restored (weights, optimizer, LR schedule, the method's state such as the
+    progressive phase and teacher, epoch and history; every epoch re-seeds its random
+    state). The run's saved configuration is used, except ``stop_after_epoch``, which comes
+    from ``config``; a different ``num_workers`` or data split would change the result,
+    so the saved values win and a differing request is logged.
     """
     import ray.train
     from ray.train.torch import TorchTrainer
 
     out = prepare_out_dir(out_dir, resume=resume, overwrite=overwrite, marker="train_config.json")
     if resume:
-        saved = json.loads((out / "train_config.json").read_text())
-        if saved != json.loads(json.dumps(config.to_dict())):
-            logger.info("resuming with the saved configuration of %s", out)
-            config = TrainConfig.from_dict(saved)
-    (out / "train_config.json").write_text(json.dumps(config.to_dict(), indent=2))
-    storage = os.path.abspath(storage_path) if storage_path else str((out / "ray").resolve())
+        saved = TrainConfig.from_dict({**json.loads((out / "train_config.json").read_text()),
+                                       "stop_after_epoch": config.stop_after_epoch})
+        if saved != config:
+            differing = sorted(k for k, v in config.to_dict().items() if saved.to_dict()[k] != v)
+            logger.info("resuming %s with its saved configuration (ignoring requested %s)", out, differing)
+        config = saved
+        run = json.loads((out / RUN_FILE).read_text()) if (out / RUN_FILE).exists() else {}
+        name = run.get("name", "train")
+        storage = os.path.abspath(storage_path) if storage_path else run.get("storage_path", str((out / "ray").resolve()))
+    else:
+        # A unique run name: Ray Train silently resumes a run whose name and storage it finds.
+        name = f"train-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        storage = os.path.abspath(storage_path) if storage_path else str((out / "ray").resolve())
+    (out / "train_config.json").write_text(json.dumps({**config.to_dict(), "stop_after_epoch": None}, indent=2))
+    (out / RUN_FILE).write_text(json.dumps({"name": name, "storage_path": storage}, indent=2))
 
     init_ray(address)
     trainer = TorchTrainer(
@@ -73,14 +94,14 @@ def train(
             resources_per_worker={"CPU": config.threads_per_worker, **({"GPU": 1} if config.use_gpu else {})},
         ),
         run_config=ray.train.RunConfig(
-            name="train",
+            name=name,
             storage_path=storage,
             failure_config=ray.train.FailureConfig(max_failures=config.max_failures),
             checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2),
         ),
     )
-    logger.info("training %s with %s on %s: %d epochs, %d worker(s)", config.space, config.method,
-                config.dataset, config.epochs, config.num_workers)
+    logger.info("%s %s with %s on %s: %d epochs, %d worker(s)", "resuming" if resume else "training", config.space,
+                config.method, config.dataset, config.epochs, config.num_workers)
     result = trainer.fit()
     if result.error is not None:
         raise result.error
@@ -93,9 +114,12 @@ def train(
         state = torch.load(os.path.join(ckpt_dir, STATE_FILE), map_location="cpu", weights_only=True)
     history = list(state["history"])
     _write_history(out / "train_history.csv", history)
+    done = int(state["epoch"])
+    if done < config.epochs:
+        logger.info("stopped after epoch %d of %d; `raynas train --resume %s` continues", done, config.epochs, out)
     logger.info("supernet written to %s", out / SUPERNET_FILE)
     return TrainResult(out_dir=out, checkpoint=out / SUPERNET_FILE, history=history,
-                       ray_checkpoint=result.checkpoint.path)
+                       ray_checkpoint=result.checkpoint.path, epochs_done=done)
 
 
 def _write_history(path: Path, rows: list[dict[str, Any]]) -> None:

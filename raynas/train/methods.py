@@ -1,12 +1,12 @@
 """Training methods: what one optimisation step does to the supernet.
 
-A method runs forward and backward passes for the children it trains; gradients
-accumulate in ``.grad``, and the loop then averages them over workers and takes
-one optimizer step.
+``sandwich`` (BigNAS), ``progressive`` (once-for-all, in :mod:`raynas.train.progressive`)
+and ``uniform`` (SPOS) share the :class:`TrainingMethod` interface and one training loop.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 from typing import Any
 
@@ -14,63 +14,36 @@ import torch
 import torch.nn.functional as F
 
 from raynas.errors import ConfigError
+from raynas.train._base import (
+    NonFiniteLoss,
+    Precision,
+    TrainingMethod,
+    distillation_loss,
+    lr_multiplier,
+    untracked_bn_statistics,
+)
 from raynas.train.config import TrainConfig
+from raynas.train.progressive import Progressive
 
-__all__ = ["TrainingMethod", "Sandwich", "NonFiniteLoss", "get_method", "METHODS"]
+__all__ = ["TrainingMethod", "Precision", "Sandwich", "Uniform", "Progressive", "FlopsBucketSampler",
+           "NonFiniteLoss", "distillation_loss", "lr_multiplier", "untracked_bn_statistics", "get_method", "METHODS"]
 
-
-class NonFiniteLoss(FloatingPointError):
-    """A child's loss was NaN or infinite; the step is skipped."""
-
-    def __init__(self, arch: dict[str, Any], value: float):
-        super().__init__(f"non-finite loss {value} for subnet {arch}")
-        self.arch = arch
-        self.value = value
-
-
-def _check_finite(loss: torch.Tensor, arch: dict[str, Any]) -> None:
-    if not torch.isfinite(loss).item():
-        raise NonFiniteLoss(arch, float(loss.item()))
-
-
-def distillation_loss(student_logits: torch.Tensor, teacher_probs: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy of the student against the teacher's soft labels (inplace distillation)."""
-    return -(teacher_probs * F.log_softmax(student_logits, dim=1)).sum(dim=1).mean()
-
-
-class TrainingMethod:
-    """Interface of a training method; one instance per worker."""
-
-    name = ""
-
-    def __init__(self, config: TrainConfig, space: Any):
-        self.config = config
-        self.space = space
-
-    def setup(self, net: torch.nn.Module) -> None:
-        """Called once on a freshly built supernet (not on resume)."""
-
-    def on_epoch_start(self, epoch: int, net: torch.nn.Module) -> None:
-        """Called at the start of every epoch."""
-
-    def step(self, net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, rng: random.Random) -> dict[str, float]:
-        """Forward and backward for this step's children; returns scalar losses for logging."""
-        raise NotImplementedError
-
-    def state_dict(self) -> dict[str, Any]:
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        pass
+logger = logging.getLogger(__name__)
 
 
 class Sandwich(TrainingMethod):
     """BigNAS sandwich rule with inplace distillation.
 
-    Each step: the largest child learns from the labels (with dropout and label
-    smoothing); the smallest and ``num_random`` random children learn from the
-    largest child's detached soft labels. Gradients are summed before one step.
-    The last BN gamma of every residual block starts at zero.
+    Each step: the largest child learns from the labels, with dropout and label smoothing;
+    the smallest and ``num_random`` random children learn from the largest child's
+    detached soft labels, without dropout. Gradients are summed before one step. The last
+    BN gamma of every residual block starts at zero.
+
+    Weight decay "on the largest child only": the optimizer decays every convolution and
+    linear weight a step touches, and the largest child touches every one of them in every
+    step, so that is exactly the largest child's L2 term; the other children add no decay
+    of their own. Kernel-transform matrices (which the largest child does not use), BN
+    parameters and biases are not decayed.
     """
 
     name = "sandwich"
@@ -82,33 +55,113 @@ class Sandwich(TrainingMethod):
         cfg = self.config
         largest = self.space.largest()
         net.set_active(largest)
-        logits = net(x, dropout=cfg.dropout)
-        loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
-        _check_finite(loss, largest)
-        loss.backward()
-        teacher = F.softmax(logits.detach(), dim=1)
-        losses = {"loss_largest": float(loss.item())}
+        logits = self.forward(net, x, dropout=cfg.dropout)
+        loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
+        losses = {"loss_largest": self.backward(loss, largest)}
+        teacher = F.softmax(logits.detach().float(), dim=1)
         children = [("smallest", self.space.smallest())]
         children += [("random", self.space.sample(rng)) for _ in range(cfg.num_random)]
         distill = []
         for label, arch in children:
             net.set_active(arch)
-            child_loss = distillation_loss(net(x), teacher)
-            _check_finite(child_loss, arch)
-            child_loss.backward()
+            value = self.backward(distillation_loss(self.forward(net, x), teacher), arch)
             if label == "smallest":
-                losses["loss_smallest"] = float(child_loss.item())
+                losses["loss_smallest"] = value
             else:
-                distill.append(float(child_loss.item()))
+                distill.append(value)
         if distill:
             losses["loss_random"] = sum(distill) / len(distill)
         return losses
 
 
-METHODS: dict[str, type[TrainingMethod]] = {"sandwich": Sandwich}
+class FlopsBucketSampler:
+    """Draw a FLOPs bucket uniformly, then a subnet whose FLOPs fall in it.
+
+    The FLOPs range from the smallest to the largest subnet is cut into ``buckets`` equal
+    intervals. A pool of ``pool_size`` subnets drawn with ``seed`` (plus the smallest and
+    largest) finds the buckets that hold any subnet; empty ones are never chosen. A draw
+    picks a non-empty bucket uniformly, then samples the space uniformly up to
+    ``max_tries`` times until a subnet lands in it; when none does (rare, high-FLOPs
+    buckets) it takes a pool member of that bucket, drawn uniformly, and counts a fallback.
+    """
+
+    def __init__(self, space: Any, *, buckets: int, max_tries: int, seed: int, pool_size: int = 2000):
+        if buckets < 1 or max_tries < 1 or pool_size < 1:
+            raise ConfigError(f"buckets, max_tries and pool_size must be >= 1, got {buckets}, {max_tries}, {pool_size}")
+        self.space = space
+        self.max_tries = max_tries
+        self.low = float(space.flops(space.smallest()))
+        self.high = float(space.flops(space.largest()))
+        self.num_buckets = buckets
+        pool_rng = random.Random(f"flops-pool/{seed}")
+        pool = [space.smallest(), space.largest()] + [space.sample(pool_rng) for _ in range(pool_size)]
+        self.pools: dict[int, list[dict[str, Any]]] = {}
+        for arch in pool:
+            self.pools.setdefault(self.bucket(arch), []).append(arch)
+        self.buckets = sorted(self.pools)
+        empty = sorted(set(range(buckets)) - set(self.buckets))
+        if empty:
+            logger.info("FLOPs buckets %s hold no subnet of %d drawn; sampling the other %d", empty, len(pool),
+                        len(self.buckets))
+        self.fallbacks = 0
+
+    def bucket(self, arch: dict[str, Any]) -> int:
+        if self.high <= self.low:
+            return 0
+        position = (float(self.space.flops(arch)) - self.low) / (self.high - self.low)
+        return min(self.num_buckets - 1, max(0, int(position * self.num_buckets)))
+
+    def __call__(self, rng: random.Random) -> dict[str, Any]:
+        target = self.buckets[rng.randrange(len(self.buckets))]
+        for _ in range(self.max_tries):
+            arch = self.space.sample(rng)
+            if self.bucket(arch) == target:
+                return arch
+        self.fallbacks += 1
+        pool = self.pools[target]
+        return dict(pool[rng.randrange(len(pool))])
 
 
-def get_method(config: TrainConfig, space: Any) -> TrainingMethod:
+class Uniform(TrainingMethod):
+    """SPOS: one subnet per step, sampled uniformly (``sampling="uniform"``) or FLOPs-bucket
+    first (``sampling="flops"``, see :class:`FlopsBucketSampler`); it learns from the labels
+    with label smoothing and no dropout."""
+
+    name = "uniform"
+
+    def __init__(self, config: TrainConfig, space: Any, precision: Precision | None = None):
+        super().__init__(config, space, precision)
+        self.sampler = None
+        if config.sampling == "flops":
+            self.sampler = FlopsBucketSampler(space, buckets=config.flops_buckets,
+                                              max_tries=config.max_sample_tries, seed=config.seed)
+
+    def sample(self, rng: random.Random) -> dict[str, Any]:
+        return self.space.sample(rng) if self.sampler is None else self.sampler(rng)
+
+    def step(self, net, x, y, rng):
+        fallbacks = 0 if self.sampler is None else self.sampler.fallbacks
+        arch = self.sample(rng)
+        net.set_active(arch)
+        loss = F.cross_entropy(self.forward(net, x).float(), y, label_smoothing=self.config.label_smoothing)
+        losses = {"loss": self.backward(loss, arch)}
+        if self.sampler is not None:  # averaged over the epoch's steps: the share of pool fallbacks
+            losses["flops_fallback_rate"] = float(self.sampler.fallbacks - fallbacks)
+        return losses
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"flops_fallbacks": 0 if self.sampler is None else self.sampler.fallbacks}
+
+    def load_state_dict(self, state: dict[str, Any], net: torch.nn.Module) -> None:
+        if self.sampler is not None:
+            self.sampler.fallbacks = int(state.get("flops_fallbacks", 0))
+
+
+METHODS: dict[str, type[TrainingMethod]] = {"sandwich": Sandwich, "progressive": Progressive, "uniform": Uniform}
+
+
+def get_method(config: TrainConfig, space: Any, precision: Precision | None = None) -> TrainingMethod:
+    """The training method ``config.method`` names, for ``space``."""
     if config.method not in METHODS:
         raise ConfigError(f"unknown training method {config.method!r}; available: {sorted(METHODS)}")
-    return METHODS[config.method](config, space)
+    return METHODS[config.method](config, space, precision)
