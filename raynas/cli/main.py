@@ -57,7 +57,17 @@ def _train_options(p: argparse.ArgumentParser, *, epochs: int) -> None:
     p.add_argument("--dataset", default="digits", help="data set: digits, synthetic, cifar10, cifar100, mnist, fashionmnist")
     p.add_argument("--data-dir", default=None, help="where torchvision data sets live")
     p.add_argument("--download", action="store_true", help="let torchvision download a missing data set")
-    p.add_argument("--method", default="sandwich", help="training method")
+    p.add_argument("--method", default="sandwich",
+                   help="training method: sandwich (BigNAS), progressive (once-for-all) or uniform (SPOS)")
+    p.add_argument("--phase-epochs", type=int, nargs=6, default=None, metavar="N",
+                   help="progressive: epochs of the phases full, kernel, depth1, depth2, width1, width2 "
+                        "(default: OFA's proportions of --epochs)")
+    p.add_argument("--sampling", default="uniform", choices=["uniform", "flops"],
+                   help="uniform: draw subnets uniformly, or a FLOPs bucket first (flops)")
+    p.add_argument("--amp", action="store_true",
+                   help="mixed precision: float16 with loss scaling on CUDA, bfloat16 on CPU")
+    p.add_argument("--stop-after-epoch", type=_positive_int, default=None,
+                   help="stop after this epoch with a checkpoint; --resume continues the run")
     p.add_argument("--epochs", type=_positive_int, default=epochs)
     p.add_argument("--batch-size", type=_positive_int, default=64)
     p.add_argument("--lr", type=_positive_float, default=0.25)
@@ -85,8 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a supernet as a Ray Train job")
     _common(train)
     _train_options(train, epochs=10)
-    train.add_argument("--out", required=True, help="output folder for supernet.pt and the training history")
-    train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    train.add_argument("--out", default=None, help="output folder for supernet.pt and the training history")
+    train.add_argument("--resume", nargs="?", const="", default=None, metavar="DIR",
+                       help="continue the run in DIR (or --out) from its last checkpoint, with its saved settings")
     train.add_argument("--overwrite", action="store_true", help="replace the results already in --out")
 
     search = sub.add_parser("search", help="search a trained supernet with a strategy through Ray Tune")
@@ -122,7 +133,9 @@ def _train_config(args: argparse.Namespace):
     return TrainConfig(space=args.space, dataset=args.dataset, data_dir=args.data_dir, download=args.download,
                        method=args.method, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                        num_workers=args.workers, use_gpu=args.gpu, seed=args.seed,
-                       checkpoint_every=args.checkpoint_every, max_failures=args.max_failures)
+                       checkpoint_every=args.checkpoint_every, max_failures=args.max_failures,
+                       phase_epochs=tuple(args.phase_epochs or ()), sampling=args.sampling, amp=args.amp,
+                       stop_after_epoch=args.stop_after_epoch)
 
 
 def _check_names(args: argparse.Namespace) -> None:
@@ -151,7 +164,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from raynas.train import train
 
     _check_names(args)
-    result = train(_train_config(args), args.out, resume=args.resume, overwrite=args.overwrite, address=args.address)
+    out = args.out
+    if args.resume:
+        if out is not None and os.path.abspath(out) != os.path.abspath(args.resume):
+            raise CliError(f"--resume {args.resume} and --out {out} name different folders; give one")
+        out = args.resume
+    if out is None:
+        raise CliError("give --out DIR (a new run) or --resume DIR (continue one)")
+    result = train(_train_config(args), out, resume=args.resume is not None, overwrite=args.overwrite,
+                   address=args.address)
     final = result.final_metrics
     print(f"supernet: {result.checkpoint}")
     print("final epoch: " + ", ".join(f"{k}={v:.4g}" for k, v in final.items() if isinstance(v, (int, float))))
