@@ -7,7 +7,7 @@ Reach a space through the registry::
 """
 
 from search_spaces._base import Arch, SearchSpace, pick
-from search_spaces._registry import available, get, register
+from search_spaces._registry import available, get, register, unregister
 from search_spaces.choice import ChoiceSpace
 
 __all__ = [
@@ -17,9 +17,14 @@ __all__ = [
     "MobileNetSpace",
     "StageSpec",
     "TinySpace",
+    "CellSpace",
+    "NB201Space",
+    "OFAMobileNetV3Space",
+    "BigNASMobileNetV2Space",
     "available",
     "get",
     "register",
+    "unregister",
     "pick",
 ]
 
@@ -29,6 +34,10 @@ _LAZY = {
     "MobileNetSpace": "search_spaces.mobilenet",
     "StageSpec": "search_spaces.mobilenet",
     "TinySpace": "search_spaces.tiny",
+    "CellSpace": "search_spaces.cell",
+    "NB201Space": "search_spaces.nb201",
+    "OFAMobileNetV3Space": "search_spaces.ofa_mbv3",
+    "BigNASMobileNetV2Space": "search_spaces.bignas_mbv2",
 }
 
 

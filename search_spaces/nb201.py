@@ -10,21 +10,28 @@ node3<-node2)::
 benchmark's notation ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``, which is how tabular
 results (``raynas.TableEvaluator``) are looked up.
 
-Costs (:meth:`flops`, :meth:`params`) are computed analytically for the benchmark's
-CIFAR-10 network (stem of 16 channels, three stages of N=5 cells with C=16, 32, 64 at
-32x32, 16x16 and 8x8, ResNet reduction blocks between stages, 10 classes):
+The space is a :class:`~search_spaces.CellSpace` and its supernet a
+:class:`~raynas.nn.CellSupernet`: the benchmark's network (stem conv 3x3 to ``C``
+channels, three stages of ``N`` cells with ``C``, ``2C``, ``4C`` channels at 32x32,
+16x16 and 8x8, residual reduction blocks between stages, BN-ReLU, pool, classifier).
+By default ``C=16``, ``N=5`` and 10 classes: the CIFAR-10 network whose accuracies the
+benchmark's table holds. ``channels`` and ``cells_per_stage`` make it smaller for CPU
+experiments (``NB201Space(channels=8, cells_per_stage=1)`` has about 17 times fewer FLOPs);
+``resolution=16, num_classes=120`` is the benchmark's ImageNet16-120 network.
+
+Costs are exact for the extracted subnet of the supernet the space builds:
 
 - ``params`` counts every weight: convolutions (no bias), BatchNorm affine pairs,
-  the classifier's weight and bias (the benchmark's published range, 0.073 M to
-  1.53 M, is reproduced exactly).
-- ``flops`` follows ``torch.utils.flop_counter.FlopCounterMode``: 2 FLOPs per
-  multiply-accumulate of convolutions and the linear classifier, for one 3x32x32
-  image; BatchNorm, activations, pooling and additions are not counted. This is
-  twice the multiply-accumulate figure the benchmark itself publishes.
+  the classifier's weight and bias. At the defaults this is the benchmark's published
+  range, 0.073 M to 1.53 M.
+- ``flops`` is what ``torch.utils.flop_counter.FlopCounterMode`` counts on one
+  ``3 x resolution x resolution`` input: 2 FLOPs per multiply-accumulate of
+  convolutions and the linear classifier; BatchNorm, activations, pooling and
+  additions are not counted. This is twice the multiply-accumulate figure the
+  benchmark itself publishes.
 
 Cells are not merged by isomorphism: every one of the 15,625 strings is its own
-architecture, as in the benchmark's table. A weight-sharing nb201 supernet is not
-implemented yet, so :meth:`build_supernet` raises ``NotImplementedError``.
+architecture, as in the benchmark's table.
 """
 
 from __future__ import annotations
@@ -33,7 +40,8 @@ import re
 from typing import Any, Mapping
 
 from raynas.errors import InvalidArchitecture
-from search_spaces._base import Arch, SearchSpace
+from search_spaces._base import Arch
+from search_spaces.cell import CellSpace
 
 __all__ = ["NB201Space", "OPS", "EDGES"]
 
@@ -43,54 +51,18 @@ OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", 
 EDGES: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
 """(to_node, from_node) of each edge, in the order the benchmark's string lists them."""
 
-_KEYS: tuple[str, ...] = tuple(f"edge.{to}<-{src}" for to, src in EDGES)
-
-# The CIFAR-10 network of the benchmark.
-_STEM_CHANNELS = 16
-_CELLS_PER_STAGE = 5
-_STAGES = ((16, 32), (32, 16), (64, 8))  # (channels, feature-map side) per stage
-_NUM_CLASSES = 10
-_IMAGE = (3, 32, 32)
 
 _NODE_RE = re.compile(r"^\|(.*)\|$")
 
 
-def _conv_cost(c_in: int, c_out: int, kernel: int, side_out: int) -> tuple[int, int]:
-    """(multiply-accumulates, weights) of a bias-free convolution."""
-    weights = c_in * c_out * kernel * kernel
-    return weights * side_out * side_out, weights
-
-
-def _edge_cost(op: str, channels: int, side: int) -> tuple[int, int]:
-    """(multiply-accumulates, params) of one edge op inside a cell."""
-    if op in ("nor_conv_1x1", "nor_conv_3x3"):  # ReLU -> conv -> BN(affine)
-        kernel = 1 if op == "nor_conv_1x1" else 3
-        macs, weights = _conv_cost(channels, channels, kernel, side)
-        return macs, weights + 2 * channels
-    return 0, 0  # none, skip_connect, avg_pool_3x3 (no weights, no counted FLOPs)
-
-
-def _fixed_cost() -> tuple[int, int]:
-    """(multiply-accumulates, params) of everything outside the cells."""
-    macs, params = 0, 0
-    m, w = _conv_cost(_IMAGE[0], _STEM_CHANNELS, 3, _IMAGE[1])  # stem conv + BN
-    macs, params = macs + m, params + w + 2 * _STEM_CHANNELS
-    for (c_in, _), (c_out, side_out) in zip(_STAGES, _STAGES[1:]):
-        # ResNet basic block, stride 2: ReLU-conv3x3(s2)-BN, ReLU-conv3x3-BN, avgpool + conv1x1 shortcut.
-        for cin, k in ((c_in, 3), (c_out, 3)):
-            m, w = _conv_cost(cin, c_out, k, side_out)
-            macs, params = macs + m, params + w + 2 * c_out
-        m, w = _conv_cost(c_in, c_out, 1, side_out)
-        macs, params = macs + m, params + w
-    last = _STAGES[-1][0]
-    params += 2 * last  # final BN
-    macs += last * _NUM_CLASSES  # classifier
-    params += last * _NUM_CLASSES + _NUM_CLASSES
-    return macs, params
-
-
-class NB201Space(SearchSpace):
+class NB201Space(CellSpace):
     """The NAS-Bench-201 topology space: ``search_spaces.get("nb201")``.
+
+    Args:
+        channels: ``C``, channels of the first stage (the benchmark: 16).
+        cells_per_stage: ``N``, cells per stage (the benchmark: 5).
+        resolution: input side (CIFAR: 32, ImageNet16-120: 16); divisible by 4.
+        num_classes: classifier outputs (CIFAR-10: 10, CIFAR-100: 100, ImageNet16-120: 120).
 
     Example::
 
@@ -100,8 +72,24 @@ class NB201Space(SearchSpace):
         space.to_string(arch)
     """
 
-    def __init__(self) -> None:
-        super().__init__({key: OPS for key in _KEYS}, name="nb201", kwargs={})
+    def __init__(self, channels: int = 16, cells_per_stage: int = 5, resolution: int = 32, num_classes: int = 10):
+        super().__init__(
+            OPS,
+            num_nodes=4,
+            channels=channels,
+            cells_per_stage=cells_per_stage,
+            num_stages=3,
+            in_channels=3,
+            resolution=resolution,
+            num_classes=num_classes,
+            name="nb201",
+        )
+        self.kwargs = {
+            "channels": channels,
+            "cells_per_stage": cells_per_stage,
+            "resolution": resolution,
+            "num_classes": num_classes,
+        }
 
     # -- the benchmark's string notation ------------------------------------------------------
     def to_string(self, arch: Mapping[str, Any]) -> str:
@@ -147,36 +135,3 @@ class NB201Space(SearchSpace):
                     )
                 arch[f"edge.{to}<-{src}"] = op
         return self.validate(arch)
-
-    def largest(self) -> Arch:
-        """The most expensive cell: ``nor_conv_3x3`` on every edge (the last op, ``avg_pool_3x3``, has no weights)."""
-        return {key: "nor_conv_3x3" for key in _KEYS}
-
-    # -- costs ---------------------------------------------------------------------------------
-    def _cost(self, arch: Mapping[str, Any]) -> tuple[int, int]:
-        arch = self.validate(arch)
-        macs, params = _fixed_cost()
-        for channels, side in _STAGES:
-            for op in arch.values():
-                m, p = _edge_cost(op, channels, side)
-                macs += _CELLS_PER_STAGE * m
-                params += _CELLS_PER_STAGE * p
-        return macs, params
-
-    def flops(self, arch: Mapping[str, Any]) -> float:
-        """FLOPs of the CIFAR-10 network for one image, FlopCounterMode convention (2 per MAC)."""
-        return float(2 * self._cost(arch)[0])
-
-    def params(self, arch: Mapping[str, Any]) -> float:
-        """Parameters of the CIFAR-10 network (weights, BatchNorm affine, classifier)."""
-        return float(self._cost(arch)[1])
-
-    def input_shape(self, arch: Mapping[str, Any]) -> tuple[int, int, int]:
-        self.validate(arch)
-        return _IMAGE
-
-    def build_supernet(self, num_classes: int = 10):
-        raise NotImplementedError(
-            "space 'nb201' has no weight-sharing supernet yet; search it with a table evaluator "
-            "(raynas.TableEvaluator) or a black-box evaluator"
-        )

@@ -6,6 +6,19 @@ active path into plain ``torch.nn`` layers that compute exactly the same functio
 """
 
 from raynas.nn.bn import bn_layers, recalibrate_bn
+from raynas.nn.cell import (
+    CELL_OPS,
+    Cell,
+    CellNetwork,
+    CellOp,
+    CellSpec,
+    CellSupernet,
+    MixedCell,
+    ReLUConvBN,
+    ResNetReduction,
+    cell_op_cost,
+    register_cell_op,
+)
 from raynas.nn.mobilenet import ElasticConvNormAct, ElasticInvertedResidual, ElasticLayers, ElasticMobileNet
 from raynas.nn.ops import (
     ElasticBatchNorm2d,
@@ -25,6 +38,7 @@ from raynas.nn.supernet import Supernet
 __all__ = [
     "Supernet",
     "ElasticMobileNet",
+    "CellSupernet",
     "ElasticLayers",
     "ElasticConvNormAct",
     "ElasticInvertedResidual",
@@ -47,4 +61,14 @@ __all__ = [
     "se_channels",
     "bn_layers",
     "recalibrate_bn",
+    "CELL_OPS",
+    "CellOp",
+    "CellSpec",
+    "MixedCell",
+    "Cell",
+    "CellNetwork",
+    "ReLUConvBN",
+    "ResNetReduction",
+    "register_cell_op",
+    "cell_op_cost",
 ]
