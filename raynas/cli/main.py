@@ -1,4 +1,4 @@
-"""``raynas``: run | train | search | latency | predictor. Errors are one line on stderr and exit code 2."""
+"""``raynas``: run | train | search | compare | export | latency | predictor. Errors are one line on stderr and exit code 2."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from raynas.cli import _hardware
+from raynas.cli import _compare, _hardware
 from raynas.errors import RaynasError
 
 logger = logging.getLogger("raynas.cli")
@@ -117,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--overwrite", action="store_true", help="replace the results already in --out")
     _hardware.add_search_options(search, _positive_int, _positive_float)
     _hardware.add_commands(sub, _common, _positive_int, _positive_float)
+    _compare.add_commands(sub, _common, _positive_int, _positive_float)
     return parser
 
 
@@ -200,7 +201,8 @@ def _search(args: argparse.Namespace, checkpoint: str, out: Path, *, resume: boo
                                      **_hardware.latency_constraint(args, table))
     return space, raynas.search(space, evaluator, strategy=args.strategy, num_samples=args.budget,
                                 max_concurrent=args.concurrency, seed=args.seed, constraints=constraints,
-                                out_dir=out, resume=resume, overwrite=overwrite, address=args.address)
+                                out_dir=out, resume=resume, overwrite=overwrite, address=args.address,
+                                progress=False if args.quiet else None)
 
 
 def _print_best(space, result) -> None:
@@ -251,7 +253,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"run": _cmd_run, "train": _cmd_train, "search": _cmd_search,
-             "latency": _hardware.cmd_latency, "predictor": _hardware.cmd_predictor}
+             "latency": _hardware.cmd_latency, "predictor": _hardware.cmd_predictor, **_compare.COMMANDS}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

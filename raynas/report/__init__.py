@@ -1,1 +1,48 @@
-"""Reports: CSV summaries, plots and Pareto fronts."""
+"""What a user looks at: results and summary tables, plots, Pareto fronts, report.md, progress.
+
+``raynas.report.pareto`` is pure Python (strategies use it); the plots import matplotlib
+only when drawn. Names are loaded on first use::
+
+    from raynas.report import pareto_front, summarize, plot_curves
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "pareto_front": "raynas.report.pareto",
+    "pareto_rows": "raynas.report.pareto",
+    "non_dominated_sort": "raynas.report.pareto",
+    "crowding_distance": "raynas.report.pareto",
+    "dominates": "raynas.report.pareto",
+    "write_results": "raynas.report.results",
+    "read_results": "raynas.report.results",
+    "write_summary": "raynas.report.results",
+    "read_summary": "raynas.report.results",
+    "summarize": "raynas.report.results",
+    "best_so_far": "raynas.report.results",
+    "incumbent_curve": "raynas.report.results",
+    "runs_of": "raynas.report.results",
+    "plot_curves": "raynas.report.plots",
+    "plot_pareto": "raynas.report.plots",
+    "plot_wall_time": "raynas.report.plots",
+    "pixel_size": "raynas.report.plots",
+    "write_report": "raynas.report.markdown",
+    "Progress": "raynas.report.progress",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'raynas.report' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -66,16 +66,17 @@ def evaluate_trial(config: dict[str, Any], evaluator: Callable[[dict[str, Any]],
     tune.report(metrics)
 
 
-def _make_history_callback(path: Path, metric: str, mode: str, total: int):
+def _make_history_callback(path: Path, metric: str, mode: str, total: int, progress: Any = None):
     from ray.tune import Callback
 
     class HistoryRecorder(Callback):
-        """Appends one row per finished trial to history.csv and logs progress."""
+        """Appends one row per finished trial to history.csv and reports progress."""
 
         def __init__(self) -> None:
             self.rows: list[dict[str, Any]] = []
             self.started = time.monotonic()
             self.best: float | None = None
+            self.progress = progress
 
         def _record(self, trial, status: str, error: str | None) -> None:
             result = dict(trial.last_result or {}) if status == "ok" else {}
@@ -93,8 +94,10 @@ def _make_history_callback(path: Path, metric: str, mode: str, total: int):
             elapsed = time.monotonic() - self.started
             remaining = elapsed / done * max(total - done, 0)
             best = "n/a" if self.best is None else f"{self.best:.4g}"
-            logger.info("trial %d/%d %s: best %s %s, elapsed %.0fs, ~%.0fs left", done, total, status, metric,
-                        best, elapsed, remaining)
+            logger.debug("trial %d/%d %s: best %s %s, elapsed %.0fs, ~%.0fs left", done, total, status, metric,
+                         best, elapsed, remaining)
+            if self.progress is not None:
+                self.progress.trial_done(value if status == "ok" else None, failed=status != "ok")
 
         def on_trial_complete(self, iteration, trials, trial, **info):
             self._record(trial, "ok", None)
@@ -181,6 +184,7 @@ def search(
     address: str | None = None,
     cpus_per_trial: float = 1.0,
     strategy_options: Mapping[str, Any] | None = None,
+    progress: Any = None,
 ) -> SearchResult:
     """Search ``space`` with ``strategy``, each trial evaluating one architecture with ``evaluator``.
 
@@ -196,6 +200,9 @@ def search(
             cluster, a path every node reaches.
         out_dir: where ``history.csv`` and ``best.json`` go (default: a new temporary folder).
         resume: continue an interrupted experiment in ``out_dir`` through ``Tuner.restore``.
+        progress: a one-line display of trials done/total, best so far, elapsed and remaining
+            time: ``None`` (default) draws it only when stderr and stdout are terminals,
+            ``False`` never, ``True`` always; a ``raynas.report.Progress`` is used as is.
     """
     import strategies
     from ray import tune
@@ -228,7 +235,10 @@ def search(
     set_ray_env()
     init_ray(address)
     history_path = out / HISTORY_FILE
-    recorder = _make_history_callback(history_path, metric, mode, num_samples)
+    from raynas.report.progress import make_progress
+
+    display, owned = make_progress(progress, num_samples, metric=metric, mode=mode)
+    recorder = _make_history_callback(history_path, metric, mode, num_samples, display)
     trainable = tune.with_resources(
         tune.with_parameters(evaluate_trial, evaluator=evaluator, metric=metric), {"cpu": cpus_per_trial}
     )
@@ -260,7 +270,11 @@ def search(
             ),
         )
     started = time.monotonic()
-    grid = tuner.fit()
+    try:
+        grid = tuner.fit()
+    finally:
+        if owned:
+            display.close()
     history = read_history(history_path) if history_path.exists() else []
     best_row = _best(history, metric, mode)
     best_arch = best_row["arch"] if best_row else None

@@ -1,0 +1,190 @@
+"""Export a subnet of a trained supernet as a standalone PyTorch model.
+
+Formats:
+
+- ``torchscript``: ``torch.jit.script`` of the extracted subnet, saved with the
+  architecture as an extra file (``arch.json``). It needs only ``torch`` to run::
+
+      model = torch.jit.load("subnet.pt"); logits = model(images)
+
+- ``state_dict``: a weights-only torch file ``{"format": "raynas.subnet", "state_dict":
+  ..., "arch": ..., "space": ..., "space_kwargs": ..., "num_classes": ..., "input_shape": ...}``;
+  :func:`load_subnet` rebuilds the module from it (this one needs raynas to rebuild).
+- ``onnx``: ``torch.onnx.export`` with a dynamic batch axis; needs the ``onnx`` and
+  ``onnxscript`` packages (``pip install onnx onnxscript``, or the ``raynas[onnx]`` extra).
+
+Example::
+
+    from raynas.export import export_subnet
+    export_subnet("runs/tiny", {"resolution": 16, ...}, "subnet.pt", format="torchscript")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Mapping
+
+from raynas.errors import ConfigError, InvalidCheckpoint
+
+__all__ = ["FORMATS", "SUBNET_FORMAT", "export_subnet", "load_arch", "load_subnet", "ExportResult"]
+
+logger = logging.getLogger(__name__)
+
+FORMATS = ("state_dict", "torchscript", "onnx")
+SUBNET_FORMAT = "raynas.subnet"
+_ONNX_HINT = "pip install onnx onnxscript (or pip install 'raynas[onnx]')"
+
+
+class ExportResult(dict):
+    """What was written: ``path``, ``format``, ``arch``, ``input_shape``, ``flops``, ``params``."""
+
+    @property
+    def path(self) -> Path:
+        return self["path"]
+
+
+def load_arch(value: str | os.PathLike | Mapping[str, Any]) -> dict[str, Any]:
+    """An architecture from a dict, a JSON object text, or a JSON file.
+
+    A file may hold the architecture itself or a ``best.json`` of ``raynas search``
+    (``{"arch": {...}, ...}``).
+
+    Raises:
+        ConfigError: not a dict, malformed JSON (the message names the file, line and
+            column), or a missing file.
+    """
+    if isinstance(value, Mapping):
+        return dict(value)
+    if not isinstance(value, (str, os.PathLike)):
+        raise ConfigError(f"arch must be a dict, JSON text or a JSON file path, got {type(value).__name__}")
+    text = os.fspath(value)
+    stripped = text.strip()
+    if stripped.startswith("{"):
+        source, content = "--arch text", stripped
+    else:
+        path = Path(text).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"arch {text!r} is neither a JSON object nor an existing file")
+        source, content = f"arch file {str(path)!r}", path.read_text()
+    try:
+        data = json.loads(content)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{source} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    if isinstance(data, dict) and isinstance(data.get("arch"), dict):
+        data = data["arch"]
+    if not isinstance(data, dict) or not data:
+        raise ConfigError(f"{source} must hold a JSON object mapping choice names to values, got {type(data).__name__}")
+    return data
+
+
+def _subnet(checkpoint: str | os.PathLike, arch: Mapping[str, Any]):
+    """(supernet in eval mode with ``arch`` active, extracted subnet in eval mode, canonical arch)."""
+    from raynas.nn import Supernet
+
+    net = Supernet.load(checkpoint)
+    canonical = net.space.canonical(net.space.validate(dict(arch)))
+    net.set_active(canonical)
+    net.eval()
+    subnet = net.extract(canonical).eval()
+    return net, subnet, canonical
+
+
+def export_subnet(
+    checkpoint: str | os.PathLike,
+    arch: str | os.PathLike | Mapping[str, Any],
+    out: str | os.PathLike,
+    format: str = "torchscript",
+    *,
+    overwrite: bool = True,
+    opset_version: int | None = None,
+) -> ExportResult:
+    """Extract ``arch`` from the supernet in ``checkpoint`` and write it to ``out`` in ``format``.
+
+    Args:
+        checkpoint: a supernet file or a ``raynas train --out`` folder.
+        arch: the architecture (dict, JSON text, JSON file or a search's ``best.json``).
+        out: the file to write (its folder is created).
+        format: one of :data:`FORMATS`.
+        overwrite: replace an existing ``out`` (``False``: refuse).
+        opset_version: ONNX opset (default: the exporter's).
+
+    Raises:
+        ConfigError: unknown format, bad arch text or an existing ``out`` with ``overwrite=False``;
+            ``onnx`` without the ``onnx`` package says how to install it.
+        InvalidArchitecture: ``arch`` does not belong to the checkpoint's space.
+        InvalidCheckpoint: the checkpoint cannot be read.
+    """
+    if format not in FORMATS:
+        raise ConfigError(f"format must be one of {list(FORMATS)}, got {format!r}")
+    if format == "onnx":
+        missing = [m for m in ("onnx", "onnxscript") if importlib.util.find_spec(m) is None]
+        if missing:
+            raise ConfigError(f"ONNX export needs the {' and '.join(missing)} package(s), not installed here: "
+                              f"{_ONNX_HINT}")
+    arch = load_arch(arch)
+    out = Path(out).expanduser()
+    if out.is_dir():
+        raise ConfigError(f"out {str(out)!r} is a folder; give a file name such as {str(out / 'subnet.pt')!r}")
+    if out.exists() and not overwrite:
+        raise ConfigError(f"out {str(out)!r} already exists; pass overwrite=True (--overwrite) to replace it")
+    import torch
+
+    net, subnet, canonical = _subnet(checkpoint, arch)
+    space = net.space
+    shape = tuple(int(v) for v in space.input_shape(canonical))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if format == "torchscript":
+        with warnings.catch_warnings():  # TorchScript is what this format promises, deprecated or not
+            warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated", category=FutureWarning)
+            scripted = torch.jit.script(subnet)
+            scripted.save(str(out), _extra_files={"arch.json": json.dumps(canonical, sort_keys=True),
+                                                  "input_shape.json": json.dumps(list(shape))})
+    elif format == "state_dict":
+        torch.save({
+            "format": SUBNET_FORMAT, "version": 1, "arch": dict(canonical), "space": space.name,
+            "space_kwargs": dict(space.kwargs), "num_classes": net.num_classes, "input_shape": list(shape),
+            "state_dict": {k: v.detach().cpu() for k, v in subnet.state_dict().items()},
+        }, out)
+    else:
+        example = torch.zeros((1, *shape))
+        kwargs: dict[str, Any] = {"input_names": ["images"], "output_names": ["logits"],
+                                  "dynamic_shapes": {"x": {0: torch.export.Dim("batch", min=1)}}}
+        if opset_version is not None:
+            kwargs["opset_version"] = opset_version
+        chatter = io.StringIO()  # the exporter prints its steps; keep them for --verbose only
+        try:
+            with contextlib.redirect_stdout(chatter):
+                program = torch.onnx.export(subnet, (example,), dynamo=True, **kwargs)
+        except ImportError as exc:
+            raise ConfigError(f"ONNX export failed for a missing package ({exc}): {_ONNX_HINT}") from exc
+        finally:
+            logger.debug("torch.onnx.export: %s", chatter.getvalue().strip())
+        program.save(str(out))
+    flops, params = float(space.flops(canonical)), float(space.params(canonical))
+    logger.info("exported %s subnet (%.4g FLOPs, %.4g params) to %s", format, flops, params, out)
+    return ExportResult(path=out, format=format, arch=dict(canonical), input_shape=shape, flops=flops, params=params)
+
+
+def load_subnet(path: str | os.PathLike):
+    """Rebuild the module saved by ``export_subnet(..., format="state_dict")`` (eval mode)."""
+    import torch
+
+    import search_spaces
+
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for bad files
+        raise InvalidCheckpoint(f"{os.fspath(path)!r} is not a readable subnet file: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(payload, dict) or payload.get("format") != SUBNET_FORMAT:
+        raise InvalidCheckpoint(f"{os.fspath(path)!r} is not a raynas subnet file (format {SUBNET_FORMAT!r})")
+    space = search_spaces.get(payload["space"], **payload["space_kwargs"])
+    module = space.build_supernet(payload["num_classes"]).extract(payload["arch"])
+    module.load_state_dict(payload["state_dict"])
+    return module.eval()

@@ -1,0 +1,419 @@
+"""``raynas.compare``: several strategies x seeds through the same ``raynas.search``, one report.
+
+Every run (one strategy with one seed) is a ``raynas.search`` with the same space,
+evaluator, constraints, budget and concurrency, so strategies differ only in what they
+propose. The comparison folder then holds:
+
+- ``results.csv``: one row per trial of every run (see :mod:`raynas.report.results`);
+- ``summary.csv``: mean, std and median over seeds of best-so-far (and, on a table, the
+  incumbent's test score and its regret) at chosen budgets;
+- ``best_so_far.png``, ``regret.png`` (where the optimum is known), ``pareto.png``
+  (accuracy against FLOPs with each strategy's Pareto front), ``wall_time.png``;
+- ``report.md`` embedding the plots; ``pareto.csv`` for a multi-objective comparison;
+- ``compare.json`` (the settings) and ``runs/<strategy>-seed<seed>/`` (each search's own
+  ``history.csv``, ``best.json`` and Tune experiment).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import numbers
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from raynas._outdir import prepare_out_dir
+from raynas.constraints import Constraints
+from raynas.errors import ConfigError
+from raynas.tune.objectives import (
+    METHODS,
+    Objective,
+    ScalarizedEvaluator,
+    method_of,
+    multi_objective_searcher,
+    parse_objectives,
+    resolve_scales,
+)
+
+__all__ = ["compare", "CompareResult", "table_reference"]
+
+logger = logging.getLogger(__name__)
+
+MARKER = "compare.json"
+PARETO_FILE = "pareto.csv"
+_COST_LABELS = {"flops": ("MFLOPs", 1e6), "params": ("M parameters", 1e6)}
+
+
+@dataclass
+class CompareResult:
+    """What a comparison produced.
+
+    Attributes:
+        path: the comparison folder.
+        results: every trial of every run (the rows of ``results.csv``).
+        summary: the rows of ``summary.csv``.
+        runs: ``(strategy, seed) -> SearchResult``.
+        objectives: what was optimised (one objective unless multi-objective).
+        pareto: the non-dominated trials over every run, for the objectives (multi-objective
+            comparisons; empty otherwise).
+        pareto_by_strategy: each strategy's non-dominated trials over its seeds.
+        plots: plot name -> PNG path; report: ``report.md``.
+    """
+
+    path: Path
+    results: list[dict[str, Any]]
+    summary: list[dict[str, Any]]
+    runs: dict[tuple[str, int], Any] = field(repr=False)
+    objectives: tuple[Objective, ...]
+    pareto: list[dict[str, Any]]
+    pareto_by_strategy: dict[str, list[dict[str, Any]]]
+    plots: dict[str, Path]
+    report: Path
+    score: str | None = None
+    optimum: float | None = None
+
+    def final(self, quantity: str | None = None) -> dict[str, dict[str, Any]]:
+        """Strategy -> summary row of ``quantity`` (default ``best_<first objective>``) at the largest budget."""
+        quantity = quantity or f"best_{self.objectives[0].name}"
+        budget = max(int(r["budget"]) for r in self.summary)
+        return {r["strategy"]: r for r in self.summary if r["quantity"] == quantity and int(r["budget"]) == budget}
+
+
+def table_reference(evaluator: Any, space: Any, constraints: Constraints | None) -> tuple[str | None, float | None]:
+    """``(score, optimum)`` for a tabular evaluator: ``test_accuracy`` and the best test value
+    of the table among the architectures that meet ``constraints`` (``(None, None)`` otherwise)."""
+    from raynas.evaluate.table import TableEvaluator
+
+    if not isinstance(evaluator, TableEvaluator):
+        return None, None
+    constraints = constraints or Constraints()
+    if not constraints.active:
+        return "test_accuracy", float(evaluator.optimum)
+    if getattr(space, "size", math.inf) > 100_000 or not hasattr(space, "enumerate"):
+        return "test_accuracy", None
+    column = evaluator.test_column
+    values = []
+    for arch in space.enumerate():
+        if constraints.satisfied(space, arch):
+            try:
+                values.append(evaluator.lookup(arch)[column])
+            except ValueError:
+                continue
+    return "test_accuracy", (max(values) if values else None)
+
+
+def _check_strategies(names: Any) -> list[str]:
+    import strategies
+
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    if not isinstance(names, Sequence) or not names:
+        raise ConfigError(f"strategies must be a non-empty list of names from {strategies.available()}, got {names!r}")
+    names = list(names)
+    for name in names:
+        if name not in strategies.available():
+            raise ConfigError(f"unknown strategy {name!r}; available: {', '.join(strategies.available())}")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ConfigError(f"strategies lists {repeated} more than once: {names}")
+    return names
+
+
+def _check_seeds(seeds: Any) -> list[int]:
+    if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
+        if seeds < 1:
+            raise ConfigError(f"seeds must be a number of seeds >= 1 or a list of ints, got {seeds!r}")
+        return list(range(int(seeds)))
+    if not isinstance(seeds, Sequence) or isinstance(seeds, str) or not seeds:
+        raise ConfigError(f"seeds must be a number of seeds >= 1 or a non-empty list of ints, got {seeds!r}")
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+            raise ConfigError(f"seeds must be ints >= 0, got {seed!r} in {list(seeds)}")
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"seeds repeat a value: {list(seeds)}")
+    return [int(s) for s in seeds]
+
+
+def _check_budgets(budgets: Any, num_samples: int) -> list[int]:
+    from raynas.report.results import default_budgets
+
+    if budgets is None:
+        return default_budgets(num_samples)
+    if isinstance(budgets, str) or not isinstance(budgets, Sequence) or not budgets:
+        raise ConfigError(f"budgets must be a non-empty list of ints in [1, {num_samples}], got {budgets!r}")
+    for budget in budgets:
+        if isinstance(budget, bool) or not isinstance(budget, numbers.Integral) or not 1 <= budget <= num_samples:
+            raise ConfigError(f"budgets must be ints in [1, num_samples={num_samples}], got {budget!r} in {list(budgets)}")
+    return sorted({int(b) for b in budgets})
+
+
+def _describe(evaluator: Any) -> str:
+    signal = getattr(evaluator, "signal", None)
+    if signal:
+        return f"table {Path(getattr(evaluator, 'path', '')).name} (signal {signal})"
+    checkpoint = getattr(evaluator, "checkpoint", None)
+    if checkpoint:
+        return f"supernet {checkpoint} (data {getattr(evaluator, 'dataset', '?')})"
+    return type(evaluator).__name__
+
+
+def compare(
+    space: Any,
+    evaluator: Callable[[dict[str, Any]], Mapping[str, Any]],
+    strategies: Sequence[str] | str = ("random", "evolution"),
+    *,
+    seeds: int | Sequence[int] = 2,
+    num_samples: int = 50,
+    max_concurrent: int = 2,
+    constraints: Constraints | None = None,
+    metric: str = "accuracy",
+    mode: str = "max",
+    objectives: str | Sequence[Any] | None = None,
+    score: str | None = None,
+    optimum: float | None = None,
+    budgets: Sequence[int] | None = None,
+    out_dir: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    address: str | None = None,
+    cpus_per_trial: float = 1.0,
+    strategy_options: Mapping[str, Mapping[str, Any]] | None = None,
+    progress: Any = None,
+    title: str | None = None,
+) -> CompareResult:
+    """Run every strategy with every seed through ``raynas.search``; write tables, plots and a report.
+
+    Args:
+        space, evaluator, constraints, metric, mode, max_concurrent, address, cpus_per_trial:
+            as for :func:`raynas.search`, the same for every run.
+        strategies: registry names (a list, or text ``"random,evolution"``).
+        seeds: a number of seeds (``2`` means seeds 0 and 1) or a list of seeds.
+        num_samples: trials per run (the budget).
+        objectives: several objectives (``"accuracy:max,flops:min"``, optionally with
+            weights ``name:mode:weight``; see :mod:`raynas.tune.objectives` for how each
+            strategy handles them). Then ``metric``/``mode`` are ignored, the result's
+            ``pareto`` holds the non-dominated set, and ``pareto.csv`` is written.
+        score, optimum: a metric measuring what the incumbent is finally worth and its
+            best possible value, for the ``incumbent_<score>`` and ``regret`` summaries and
+            the regret plot. For a :class:`raynas.TableEvaluator` they default to
+            ``test_accuracy`` and the table's best (feasible) test value.
+        budgets: numbers of evaluations at which ``summary.csv`` summarises (default: a
+            quarter, half, three quarters and all of ``num_samples``).
+        out_dir: the comparison folder (default: a new temporary folder). A folder that
+            already holds a comparison is refused unless ``overwrite``.
+        strategy_options: strategy name -> its options (``strategies.options(name)``).
+        progress: as for :func:`raynas.search`; one display counts the trials of all runs.
+
+    Raises:
+        ConfigError: unknown strategy, bad seeds/budgets/objectives, or an occupied ``out_dir``.
+        InfeasibleConstraints: no architecture meets ``constraints``.
+    """
+    import raynas
+    from raynas.report.progress import make_progress
+
+    names = _check_strategies(strategies)
+    seed_list = _check_seeds(seeds)
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
+        raise ConfigError(f"num_samples must be an int >= 1, got {num_samples!r}")
+    budget_list = _check_budgets(budgets, num_samples)
+    if not callable(evaluator):
+        raise TypeError(f"evaluator must be callable arch -> dict of metrics, got {type(evaluator).__name__}")
+    options = dict(strategy_options or {})
+    unknown = sorted(set(options) - set(names))
+    if unknown:
+        raise ConfigError(f"strategy_options names strategies {unknown} that are not compared; compared: {names}")
+    multi = objectives is not None
+    objective_list = parse_objectives(objectives) if multi else parse_objectives([(metric, mode)])
+    if multi:
+        objective_list = resolve_scales(objective_list, space)
+    constraints = constraints or Constraints()
+    constraints.check_feasible(space)
+    if not multi and (score is None and optimum is None):
+        score, optimum = table_reference(evaluator, space, constraints)
+
+    out = _prepare(out_dir, overwrite)
+    settings = {
+        "space": getattr(space, "name", None), "evaluator": _describe(evaluator), "strategies": names,
+        "seeds": seed_list, "num_samples": num_samples, "max_concurrent": max_concurrent,
+        "objectives": [str(o) for o in objective_list], "multi_objective": multi,
+        "constraints": constraints.to_dict(), "score": score, "optimum": optimum, "budgets": budget_list,
+        "strategy_options": options,
+    }
+    (out / MARKER).write_text(json.dumps(settings, indent=2, default=str))
+
+    first = objective_list[0]
+    display, owned = make_progress(progress, len(names) * len(seed_list) * num_samples, metric=first.name,
+                                   mode=first.mode)
+    run_evaluator = ScalarizedEvaluator(evaluator, objective_list) if multi else evaluator
+    runs: dict[tuple[str, int], Any] = {}
+    rows: list[dict[str, Any]] = []
+    started = time.monotonic()
+    try:
+        for name in names:
+            for seed in seed_list:
+                run_name = f"{name}-seed{seed}"
+                if multi:
+                    searcher, run_metric, run_mode = multi_objective_searcher(
+                        name, space=space, objectives=objective_list, seed=seed, constraints=constraints,
+                        options=options.get(name))
+                    strategy, run_options = searcher, None
+                else:
+                    strategy, run_options, run_metric, run_mode = name, options.get(name), first.name, first.mode
+                display.set_label(f"{name} seed {seed}", metric=run_metric, mode=run_mode)
+                display.reset_best()
+                logger.info("run %s: %d trials", run_name, num_samples)
+                result = raynas.search(
+                    space, run_evaluator, strategy=strategy, num_samples=num_samples, max_concurrent=max_concurrent,
+                    seed=seed, constraints=constraints, metric=run_metric, mode=run_mode,
+                    out_dir=out / "runs" / run_name, name=run_name, address=address,
+                    cpus_per_trial=cpus_per_trial, strategy_options=run_options, progress=display,
+                )
+                runs[(name, seed)] = result
+                rows += _rows_of(name, seed, result.history)
+    finally:
+        if owned:
+            display.close()
+    logger.info("compared %d strategies x %d seeds in %.1fs", len(names), len(seed_list), time.monotonic() - started)
+    return _write_outputs(out, space, evaluator, rows, runs, settings, objective_list, multi, score, optimum,
+                          budget_list, title)
+
+
+def _prepare(out_dir: str | os.PathLike | None, overwrite: bool) -> Path:
+    if out_dir is None:
+        return Path(tempfile.mkdtemp(prefix="raynas-compare-"))
+    out = Path(out_dir).expanduser()
+    held = [f for f in (MARKER, "results.csv") if (out / f).exists()]
+    if held and not overwrite:
+        raise ConfigError(
+            f"output folder {str(out)!r} already holds comparison results ({', '.join(held)}); "
+            "pass --overwrite (overwrite=True) to replace them, or choose another folder"
+        )
+    if held and not (out / MARKER).exists():
+        (out / MARKER).write_text("{}")  # results.csv alone: let prepare_out_dir replace the folder
+    return prepare_out_dir(out, resume=False, overwrite=overwrite, marker=MARKER)
+
+
+def _rows_of(strategy: str, seed: int, history: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    for index, entry in enumerate(history, start=1):
+        row = {"strategy": strategy, "seed": seed, "trial": index}
+        row.update({k: v for k, v in entry.items() if k != "error"})
+        row["error"] = entry.get("error") or ""
+        rows.append(row)
+    return rows
+
+
+def _axis(name: str) -> tuple[str, float]:
+    return _COST_LABELS.get(name, (name, 1.0))
+
+
+def _write_outputs(out: Path, space: Any, evaluator: Any, rows: list[dict[str, Any]], runs: dict, settings: dict,
+                   objectives: tuple[Objective, ...], multi: bool, score: str | None, optimum: float | None,
+                   budgets: list[int], title: str | None) -> CompareResult:
+    from raynas.report import plots
+    from raynas.report.markdown import write_report
+    from raynas.report.pareto import pareto_rows
+    from raynas.report.results import (
+        RESULTS_FILE,
+        SUMMARY_FILE,
+        run_curves,
+        runs_of,
+        summarize,
+        write_results,
+        write_summary,
+    )
+
+    pairs = [(o.name, o.mode) for o in objectives]
+    write_results(out / RESULTS_FILE, rows)
+    summary = summarize(rows, budgets=budgets, objectives=pairs, score=score, optimum=optimum)
+    write_summary(out / SUMMARY_FILE, summary)
+
+    names = settings["strategies"]
+    curves: dict[str, dict[str, list]] = {name: {} for name in names}
+    for (name, _seed), trials in runs_of(rows).items():
+        for quantity, values in run_curves(trials, objectives=pairs, score=score, optimum=optimum).items():
+            curves[name].setdefault(quantity, []).append(values)
+    first = objectives[0]
+    title = title or f"{settings['space']}: {', '.join(names)}"
+    subtitle = (f"{settings['evaluator']}; {len(settings['seeds'])} seeds x {settings['num_samples']} evaluations, "
+                f"concurrency {settings['max_concurrent']}")
+    if Constraints(**settings["constraints"]).active:
+        subtitle += "; " + ", ".join(f"{k}={v:g}" for k, v in settings["constraints"].items() if v is not None)
+
+    made: dict[str, Path] = {}
+    captions: dict[str, tuple[str, str]] = {}
+    key = f"best_{first.name}"
+    made["best_so_far"] = plots.plot_curves(
+        {n: curves[n].get(key, []) for n in names}, out / "best_so_far.png",
+        ylabel=f"best {first.name} so far ({'higher' if first.mode == 'max' else 'lower'} is better)",
+        title=f"{title}: best {first.name} so far", subtitle=subtitle)
+    captions["best_so_far"] = (f"Best {first.name} so far against evaluations", "best_so_far.png")
+    if optimum is not None and score is not None:
+        made["regret"] = plots.plot_curves(
+            {n: curves[n].get("regret", []) for n in names}, out / "regret.png", log=True,
+            ylabel=f"regret: optimum {optimum:.4g} - incumbent's {score} (log)",
+            title=f"{title}: regret of the incumbent", subtitle=subtitle)
+        captions["regret"] = (f"Regret of the incumbent's {score} (log scale; 0 drawn at "
+                              f"{plots.REGRET_FLOOR:g})", "regret.png")
+    x_obj, y_obj = _pareto_axes(objectives, multi, rows)
+    if x_obj is not None:
+        x_label, x_scale = _axis(x_obj.name)
+        y_label, y_scale = _axis(y_obj.name)
+        made["pareto"] = plots.plot_pareto(
+            rows, out / "pareto.png", x=x_obj.name, y=y_obj.name, x_mode=x_obj.mode, y_mode=y_obj.mode,
+            x_scale=x_scale, x_label=x_label, y_label=y_label, title=f"{title}: {y_obj.name} vs {x_obj.name}",
+            subtitle=subtitle)
+        captions["pareto"] = (f"{y_obj.name} against {x_obj.name} for every evaluated architecture, with each "
+                              "strategy's Pareto front", "pareto.png")
+    times = {n: [c[-1] for c in curves[n].get("wall_time_s", []) if c and c[-1] is not None] for n in names}
+    made["wall_time"] = plots.plot_wall_time(times, out / "wall_time.png", title=f"{title}: wall time per run",
+                                             subtitle=subtitle)
+    captions["wall_time"] = ("Wall time per run (start to the last trial)", "wall_time.png")
+
+    pareto: list[dict[str, Any]] = []
+    by_strategy: dict[str, list[dict[str, Any]]] = {}
+    if multi:
+        pareto = [dict(r) for r in pareto_rows(rows, pairs)]
+        by_strategy = {n: [dict(r) for r in pareto_rows([r for r in rows if r["strategy"] == n], pairs)]
+                       for n in names}
+        write_results(out / PARETO_FILE, pareto)
+
+    setup = {
+        "space": settings["space"], "evaluator": settings["evaluator"], "strategies": ", ".join(names),
+        "seeds": ", ".join(map(str, settings["seeds"])), "evaluations per run": settings["num_samples"],
+        "concurrency": settings["max_concurrent"],
+        "objectives": ", ".join(settings["objectives"]),
+        "constraints": ", ".join(f"{k}={v:g}" for k, v in settings["constraints"].items() if v is not None) or "none",
+    }
+    if multi:
+        setup["multi-objective method"] = "; ".join(f"{n}: {method_of(n)}" for n in names)
+    if optimum is not None:
+        setup["known optimum"] = f"{score} = {optimum:.6g}"
+    failed = sum(1 for r in rows if r.get("status") != "ok")
+    notes = [f"{len(rows)} trials in all, {failed} failed (their reasons are in results.csv)."]
+    if multi and any(n not in METHODS for n in names):
+        notes.append(f"scalarized = sum of weight x sign x value / scale over "
+                     f"{', '.join(f'{o.name} (weight {o.weight:g}, scale {o.scale:g})' for o in objectives)}.")
+    files = {"results.csv": "one row per trial", "summary.csv": "mean/std/median over seeds at each budget",
+             "compare.json": "the settings", "runs/": "each run's own search folder"}
+    if multi:
+        files[PARETO_FILE] = "the Pareto set over every run"
+    report = write_report(out / "report.md", title=f"Comparison: {title}", setup=setup, summary=summary,
+                          plots=captions, pareto=pareto, pareto_columns=[o.name for o in objectives], notes=notes,
+                          files=files)
+    return CompareResult(path=out, results=rows, summary=summary, runs=runs, objectives=objectives, pareto=pareto,
+                         pareto_by_strategy=by_strategy, plots=made, report=report, score=score, optimum=optimum)
+
+
+def _pareto_axes(objectives: tuple[Objective, ...], multi: bool, rows: Sequence[Mapping[str, Any]]):
+    """(x objective, y objective) of the Pareto plot: the two objectives of a two-objective
+    comparison, else the first objective against FLOPs (``(None, None)`` without FLOPs)."""
+    if multi and len(objectives) == 2:
+        return objectives[1], objectives[0]
+    if any(isinstance(r.get("flops"), (int, float)) for r in rows) and objectives[0].name != "flops":
+        return Objective("flops", "min"), objectives[0]
+    return None, None
