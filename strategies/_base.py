@@ -217,10 +217,12 @@ class Strategy:
     def was_proposed(self, arch: Mapping[str, Any]) -> bool:
         return self.space.key(arch) in self._proposed
 
-    def _propose(self, generate: Callable[[], Mapping[str, Any]], *, dedupe: bool) -> dict[str, Any] | None:
+    def _propose(
+        self, generate: Callable[[], Mapping[str, Any]], *, dedupe: bool, draws: int | None = None
+    ) -> dict[str, Any] | None:
         """A feasible candidate from ``generate``, drawing at most ``max_retries`` times.
 
-        With ``dedupe``, candidates already proposed are skipped. When the draws only
+        ``draws`` lowers that cap for this call. With ``dedupe``, candidates already proposed are skipped. When the draws only
         found already-proposed architectures, a space of at most ``ENUMERATE_LIMIT``
         architectures (drawn at most 64 times) is enumerated and a feasible unproposed one drawn uniformly
         (``None`` when none is left: the feasible space is exhausted); a larger space
@@ -229,7 +231,9 @@ class Strategy:
         """
         repeat = None
         small = self.space.size <= ENUMERATE_LIMIT
-        draws = min(self.max_retries, _SMALL_SPACE_DRAWS) if small else self.max_retries
+        draws = min(draws or self.max_retries, self.max_retries)
+        if small:
+            draws = min(draws, _SMALL_SPACE_DRAWS)
         for _ in range(draws):
             cand = self.space.canonical(generate())
             if not self.is_feasible(cand):
@@ -246,11 +250,11 @@ class Strategy:
             if feasible:
                 return None  # every feasible architecture was proposed already
         elif repeat is not None:
-            logger.debug("%s: no unproposed architecture in %d draws; repeating one", type(self).__name__, self.max_retries)
+            logger.debug("%s: no unproposed architecture in %d draws; repeating one", type(self).__name__, draws)
             return repeat
         raise InfeasibleConstraints(
             f"{type(self).__name__}: no feasible architecture of space {self.space.name!r} in "
-            f"max_retries={self.max_retries} draws under {self.constraints.to_dict()}; the constraints admit "
+            f"{draws} draws (max_retries={self.max_retries}) under {self.constraints.to_dict()}; the constraints admit "
             f"too few architectures: loosen them or raise max_retries"
         )
 

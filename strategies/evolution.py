@@ -10,6 +10,8 @@ from strategies._base import FINISHED, Strategy, check_bool, check_float, check_
 
 __all__ = ["EvolutionStrategy"]
 
+_CHILD_DRAWS = 100  # children drawn per proposal before exploring with a random architecture
+
 
 class EvolutionStrategy(Strategy):
     """Regularized evolution.
@@ -29,8 +31,8 @@ class EvolutionStrategy(Strategy):
         mutation_prob: per-choice probability of a change; at least one choice always
             changes. ``None`` means ``1 / number of choices``.
         crossover_prob: probability that a child comes from two parents, in ``[0, 1]``.
-        dedupe: redraw children (and initial samples) already proposed, up to
-            ``max_retries`` draws; useful when evaluations are deterministic.
+        dedupe: redraw children (and initial samples) already proposed; when 100 children
+            in a row were all proposed before, a fresh random architecture is proposed instead.
         max_retries: draws per proposal before falling back (see ``Strategy._propose``).
 
     The defaults were chosen on the NAS-Bench-201 table (``benchmarks/nb201_strategies.py``).
@@ -65,8 +67,9 @@ class EvolutionStrategy(Strategy):
         if len(self.population) < self.population_size:
             arch = self._sample(dedupe=self.dedupe)
         else:
-            arch = self._propose(self._child, dedupe=self.dedupe)
-            if arch is None:  # a small space with every feasible child proposed
+            arch = self._propose(self._child, dedupe=self.dedupe, draws=_CHILD_DRAWS)
+            if arch is None or (self.dedupe and self.was_proposed(arch)):
+                # the parents' neighbourhoods are used up: explore with a fresh random architecture
                 arch = self._sample(dedupe=self.dedupe)
         return FINISHED if arch is None else arch
 

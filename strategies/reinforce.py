@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 from typing import Any, Mapping
 
@@ -12,6 +13,8 @@ from raynas.errors import InvalidCheckpoint
 from strategies._base import FINISHED, Strategy, check_bool, check_float
 
 __all__ = ["ReinforceStrategy"]
+
+_POLICY_DRAWS = 100  # policy samples per proposal before exploring with a uniform one
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -39,7 +42,8 @@ class ReinforceStrategy(Strategy):
         learning_rate: step size on the logits, > 0.
         baseline_decay: moving-average decay of the baseline, in ``[0, 1)``.
         entropy_weight: weight of the entropy bonus, >= 0 (keeps exploring).
-        dedupe: redraw architectures already proposed (up to ``max_retries`` draws).
+        dedupe: redraw architectures already proposed; when 100 policy samples in a row were
+            all proposed before, a fresh uniformly random architecture is proposed instead.
         max_retries: draws per proposal.
 
     The defaults were chosen on the NAS-Bench-201 table (``benchmarks/nb201_strategies.py``).
@@ -73,22 +77,27 @@ class ReinforceStrategy(Strategy):
         """The current policy: key -> probabilities of its values (in ``space.choices`` order)."""
         return {key: _softmax(z) for key, z in self.logits.items()}
 
-    def _sample_policy(self) -> dict[str, Any]:
-        arch = {}
+    def _policy_sampler(self):
+        """A function drawing one architecture from the current policy (fixed during one ask)."""
+        tables = []
         for key, values in self.space.choices.items():
-            probs = _softmax(self.logits[key])
-            u, index = self.rng.random(), len(values) - 1
-            total = 0.0
-            for i, p in enumerate(probs):
-                total += p
-                if u < total:
-                    index = i
-                    break
-            arch[key] = values[index]
-        return arch
+            cumulative = [float(c) for c in np.cumsum(_softmax(self.logits[key]))]
+            tables.append((key, values, cumulative))
+
+        def draw() -> dict[str, Any]:
+            arch = {}
+            for key, values, cumulative in tables:
+                index = bisect.bisect_right(cumulative, self.rng.random())
+                arch[key] = values[min(index, len(values) - 1)]
+            return arch
+
+        return draw
 
     def _ask(self) -> Any:
-        arch = self._propose(self._sample_policy, dedupe=self.dedupe)
+        arch = self._propose(self._policy_sampler(), dedupe=self.dedupe, draws=_POLICY_DRAWS)
+        if arch is None or (self.dedupe and self.was_proposed(arch)):
+            # the policy has concentrated on architectures already tried: explore uniformly
+            arch = self._sample(dedupe=self.dedupe)
         return FINISHED if arch is None else arch
 
     def _tell(self, arch: dict[str, Any], score: float | None) -> None:
