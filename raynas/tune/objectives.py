@@ -201,15 +201,19 @@ def _dump(path: str, state: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def _check(state: Any, owner: str, where: str) -> dict[str, Any]:
+    if not isinstance(state, dict) or state.get("format") != _FORMAT or state.get("owner") != owner:
+        raise InvalidCheckpoint(f"{owner}: {where} is not a {owner} checkpoint")
+    return state
+
+
 def _load(path: str, owner: str) -> dict[str, Any]:
     try:
         with open(path, "rb") as f:
             state = pickle.load(f)
     except (OSError, pickle.UnpicklingError, EOFError) as exc:
         raise InvalidCheckpoint(f"{owner}.restore: {path!r} is not a readable searcher checkpoint: {exc}") from exc
-    if not isinstance(state, dict) or state.get("format") != _FORMAT or state.get("owner") != owner:
-        raise InvalidCheckpoint(f"{owner}.restore: {path!r} is not a {owner} checkpoint")
-    return state
+    return _check(state, owner, repr(path))
 
 
 class ParetoStrategySearcher(Searcher):
@@ -259,15 +263,21 @@ class ParetoStrategySearcher(Searcher):
             return
         self.strategy.tell(arch, None if error else _scores(result, self.objectives))
 
-    def save(self, checkpoint_path: str) -> None:
-        _dump(checkpoint_path, {"format": _FORMAT, "owner": type(self).__name__, "live": dict(self._live),
-                                "strategy": self.strategy.state_dict(), "max_concurrent": self.max_concurrent})
+    def get_state(self) -> dict[str, Any]:
+        return {"format": _FORMAT, "owner": type(self).__name__, "live": {k: dict(v) for k, v in self._live.items()},
+                "strategy": self.strategy.state_dict(), "max_concurrent": self.max_concurrent}
 
-    def restore(self, checkpoint_path: str) -> None:
-        state = _load(checkpoint_path, type(self).__name__)
+    def set_state(self, state: dict[str, Any]) -> None:
+        state = _check(state, type(self).__name__, "the state")
         self.strategy.load_state_dict(state["strategy"])
         self._live = {k: dict(v) for k, v in state["live"].items()}
         self.max_concurrent = state["max_concurrent"]
+
+    def save(self, checkpoint_path: str) -> None:
+        _dump(checkpoint_path, self.get_state())
+
+    def restore(self, checkpoint_path: str) -> None:
+        self.set_state(_load(checkpoint_path, type(self).__name__))
 
 
 class ParetoLibrarySearcher(Searcher):
@@ -367,7 +377,7 @@ class ParetoLibrarySearcher(Searcher):
         self._best = list(scores) if self._best is None else [max(a, b) for a, b in zip(self._best, scores)]
         self.searcher.on_trial_complete(inner_id, result=self._result(scores), error=False)
 
-    def save(self, checkpoint_path: str) -> None:
+    def get_state(self) -> dict[str, Any]:
         fd, tmp = tempfile.mkstemp(prefix=".raynas-inner-", suffix=".pkl")
         os.close(fd)
         try:
@@ -376,14 +386,15 @@ class ParetoLibrarySearcher(Searcher):
                 inner = f.read()
         finally:
             os.unlink(tmp)
-        _dump(checkpoint_path, {
-            "format": _FORMAT, "owner": type(self).__name__, "inner": inner, "live": dict(self._live),
-            "counter": self._counter, "num_rejected": self.num_rejected, "worst": self._worst, "best": self._best,
+        return {
+            "format": _FORMAT, "owner": type(self).__name__, "inner": inner,
+            "live": {k: (i, dict(a)) for k, (i, a) in self._live.items()}, "counter": self._counter,
+            "num_rejected": self.num_rejected, "worst": self._worst, "best": self._best,
             "max_concurrent": self.max_concurrent,
-        })
+        }
 
-    def restore(self, checkpoint_path: str) -> None:
-        state = _load(checkpoint_path, type(self).__name__)
+    def set_state(self, state: dict[str, Any]) -> None:
+        state = _check(state, type(self).__name__, "the state")
         fd, tmp = tempfile.mkstemp(prefix=".raynas-inner-", suffix=".pkl")
         try:
             with os.fdopen(fd, "wb") as f:
@@ -395,6 +406,12 @@ class ParetoLibrarySearcher(Searcher):
         self._counter, self.num_rejected = state["counter"], state["num_rejected"]
         self._worst, self._best = state["worst"], state["best"]
         self.max_concurrent = state["max_concurrent"]
+
+    def save(self, checkpoint_path: str) -> None:
+        _dump(checkpoint_path, self.get_state())
+
+    def restore(self, checkpoint_path: str) -> None:
+        self.set_state(_load(checkpoint_path, type(self).__name__))
 
 
 _TPE_OPTIONS = ("n_startup_trials", "n_ei_candidates", "multivariate", "constant_liar", "max_retries")
