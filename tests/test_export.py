@@ -1,0 +1,175 @@
+"""``raynas export`` / ``raynas.export.export_subnet``: the exported model equals the supernet's active path,
+and the TorchScript file runs in a Python process where raynas cannot be imported."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import random
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+import search_spaces
+from raynas.cli.main import main
+from raynas.errors import ConfigError, InvalidArchitecture
+from raynas.export import export_subnet, load_arch, load_subnet
+
+HAS_ONNX = all(importlib.util.find_spec(m) is not None for m in ("onnx", "onnxscript"))
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """An untrained ``tiny`` supernet with random BN statistics (so slicing mistakes show), saved."""
+    torch.manual_seed(0)
+    space = search_spaces.get("tiny")
+    net = space.build_supernet(num_classes=10)
+    with torch.no_grad():
+        for bn in net.bn_layers():
+            bn.running_mean.normal_(0.0, 0.5)
+            bn.running_var.uniform_(0.5, 2.0)
+            bn.weight.normal_(1.0, 0.2)
+            bn.bias.normal_(0.0, 0.2)
+    folder = tmp_path_factory.mktemp("supernet")
+    net.save(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def arch():
+    space = search_spaces.get("tiny")
+    rng = random.Random(7)
+    # not the largest: a subnet that exercises depth, kernel and expand slicing
+    while True:
+        candidate = space.sample(rng)
+        if candidate != space.canonical(space.largest()):
+            return candidate
+
+
+def _active_path(checkpoint, arch, x):
+    from raynas.nn import Supernet
+
+    net = Supernet.load(checkpoint)
+    net.set_active(arch)
+    net.eval()
+    with torch.no_grad():
+        return net(x)
+
+
+def _torch_only_python(code: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run ``code`` with ``python -I -S``: no site processing (so the editable raynas install is not
+    on the path), no PYTHON* variables, no current folder; only torch's site-packages folder is added."""
+    site_packages = Path(torch.__file__).resolve().parents[1]
+    prelude = f"import sys; sys.path.append({str(site_packages)!r})\n"
+    return subprocess.run([sys.executable, "-I", "-S", "-c", prelude + textwrap.dedent(code)], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_torchscript_runs_without_raynas_and_matches_the_active_path(checkpoint, arch, tmp_path):
+    out = tmp_path / "subnet.pt"
+    result = export_subnet(checkpoint, arch, out, format="torchscript")
+    assert result.path == out and out.stat().st_size > 0
+    shape = result["input_shape"]
+    torch.manual_seed(1)
+    x = torch.randn(4, *shape)
+    torch.save({"x": x}, tmp_path / "x.pt")
+    expected = _active_path(checkpoint, arch, x)
+
+    proc = _torch_only_python(f"""
+        import json
+        for name in ("raynas", "search_spaces", "strategies"):
+            try:
+                __import__(name)
+            except ModuleNotFoundError:
+                pass
+            else:
+                raise SystemExit(name + " is importable: the test would prove nothing")
+        import torch
+        extra = {{"arch.json": ""}}
+        model = torch.jit.load({str(out)!r}, _extra_files=extra)
+        x = torch.load({str(tmp_path / 'x.pt')!r})["x"]
+        with torch.no_grad():
+            torch.save(model(x), {str(tmp_path / 'y.pt')!r})
+        text = extra["arch.json"]
+        print(text.decode() if isinstance(text, bytes) else text)
+    """, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == search_spaces.get("tiny").canonical(arch)
+    got = torch.load(tmp_path / "y.pt")
+    assert got.shape == expected.shape == (4, 10)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_state_dict_rebuilds_the_same_function(checkpoint, arch, tmp_path):
+    result = export_subnet(checkpoint, arch, tmp_path / "subnet.sd", format="state_dict")
+    payload = torch.load(result.path, weights_only=True)
+    assert payload["format"] == "raynas.subnet" and payload["space"] == "tiny"
+    x = torch.randn(3, *result["input_shape"])
+    with torch.no_grad():
+        torch.testing.assert_close(load_subnet(result.path)(x), _active_path(checkpoint, arch, x))
+
+
+@pytest.mark.skipif(not HAS_ONNX, reason="onnx/onnxscript not installed (pip install 'raynas[onnx]' onnxscript)")
+def test_onnx_matches_the_active_path(checkpoint, arch, tmp_path):
+    from onnx.reference import ReferenceEvaluator
+
+    result = export_subnet(checkpoint, arch, tmp_path / "subnet.onnx", format="onnx")
+    x = torch.randn(2, *result["input_shape"])
+    got = ReferenceEvaluator(str(result.path)).run(None, {"images": x.numpy()})[0]
+    torch.testing.assert_close(torch.from_numpy(got), _active_path(checkpoint, arch, x), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.skipif(HAS_ONNX, reason="onnx is installed here, so the missing-package message cannot show")
+def test_onnx_without_onnx_says_how_to_install_it(checkpoint, arch, tmp_path, capsys):
+    code = main(["export", "--checkpoint", str(checkpoint), "--arch", json.dumps(arch), "--out",
+                 str(tmp_path / "m.onnx"), "--format", "onnx"])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "pip install onnx" in err and "raynas[onnx]" in err
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_cli_export_from_a_best_json(checkpoint, arch, tmp_path, capsys):
+    best = tmp_path / "best.json"
+    best.write_text(json.dumps({"arch": arch, "metrics": {"accuracy": 1.0}}))
+    out = tmp_path / "deploy" / "subnet.pt"
+    assert main(["export", "--checkpoint", str(checkpoint), "--arch", str(best), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert str(out) in printed and "torch.jit.load" in printed
+    assert out.exists()
+    assert main(["export", "--checkpoint", str(checkpoint), "--arch", str(best), "--out", str(out)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content,needle", [
+    ("{\"resolution\": 16,", "is not valid JSON: Expecting property name enclosed in double quotes at line 1"),
+    ("[1, 2]", "must hold a JSON object"),
+    ("", "is not valid JSON: Expecting value at line 1 column 1"),
+])
+def test_malformed_arch_file_is_one_line_exit_2(checkpoint, tmp_path, capsys, content, needle):
+    bad = tmp_path / "arch.json"
+    bad.write_text(content)
+    assert main(["export", "--checkpoint", str(checkpoint), "--arch", str(bad), "--out", str(tmp_path / "m.pt")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("raynas: error:") and "\n" not in err and needle in err and str(bad) in err
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_errors_name_the_problem(checkpoint, arch, tmp_path, capsys):
+    wrong = dict(arch, resolution=13)
+    with pytest.raises(InvalidArchitecture, match="resolution"):
+        export_subnet(checkpoint, wrong, tmp_path / "m.pt")
+    with pytest.raises(ConfigError, match=r"format must be one of \['state_dict', 'torchscript', 'onnx'\], got 'tflite'"):
+        export_subnet(checkpoint, arch, tmp_path / "m.pt", format="tflite")
+    with pytest.raises(ConfigError, match="neither a JSON object nor an existing file"):
+        load_arch(str(tmp_path / "missing.json"))
+    assert main(["export", "--checkpoint", str(tmp_path / "nowhere"), "--arch", json.dumps(arch),
+                 "--out", str(tmp_path / "m.pt")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["export", "--checkpoint", str(checkpoint), "--arch", "{}", "--out", str(tmp_path / "m.pt"),
+                 "--format", "keras"]) == 2
+    assert "invalid choice: 'keras'" in capsys.readouterr().err
