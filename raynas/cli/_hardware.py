@@ -300,9 +300,14 @@ def cmd_latency(args: argparse.Namespace) -> int:
 
 
 def _read_arch(text: str) -> dict[str, Any]:
-    path = Path(text)
     try:
-        data = json.loads(path.read_text()) if path.exists() else json.loads(text)
+        if text.lstrip().startswith("{"):
+            data = json.loads(text)
+        else:
+            path = Path(text)
+            if not path.is_file():
+                raise RaynasError(f"--arch must be a JSON object or a file holding one; no file {text!r}")
+            data = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise RaynasError(f"--arch must be a JSON object or a file holding one, got {text!r}: {exc}") from None
     if isinstance(data, dict) and isinstance(data.get("arch"), dict):

@@ -41,7 +41,7 @@ class MeasureConfig:
         device: ``"cpu"`` or ``"cuda"``.
         batch_size: images per forward (1: the latency of one request).
         threads: torch intra-op threads while timing (CPU).
-        warmup: untimed calls before each item's samples, in every round.
+        warmup: untimed calls before each item's samples, in every round (at least 1).
         repeats: timed samples per item per round.
         number: back-to-back calls per sample (the sample is their mean).
         rounds: passes over all items, each in a new shuffled order.
@@ -66,7 +66,9 @@ class MeasureConfig:
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
             raise ConfigError(f"MeasureConfig.device must be one of {list(DEVICES)}, got {self.device!r}")
-        for name, low in (("batch_size", 1), ("threads", 1), ("warmup", 0), ("repeats", 1), ("number", 1),
+        # warmup >= 1: the first call of a module pays one-off costs (allocator, kernel selection) worth
+        # tens of milliseconds, which would swamp a layer's entry.
+        for name, low in (("batch_size", 1), ("threads", 1), ("warmup", 1), ("repeats", 1), ("number", 1),
                           ("rounds", 1), ("calibration_subnets", 0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -310,5 +312,9 @@ def measure_table(
             "subnets": len(archs), "seed": config.seed + 1, "residuals_ms": [round(r, 5) for r in residuals],
         }
         logger.info("constant overhead: %.4f ms (median residual over %d whole subnets)", table.overhead_ms, len(archs))
+        if table.overhead_ms < 0:
+            logger.warning("the whole subnets ran %.4f ms faster than the sum of their layers: the per-layer timings "
+                           "overstate (too little warm-up, or load while the layers were timed); predictions include "
+                           "this negative overhead", -table.overhead_ms)
     return table
 

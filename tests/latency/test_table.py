@@ -187,6 +187,8 @@ def test_measure_config_validation_and_statistics():
         MeasureConfig(device="tpu")
     with pytest.raises(raynas.ConfigError, match="repeats"):
         MeasureConfig(repeats=0)
+    with pytest.raises(raynas.ConfigError, match="warmup must be an int >= 1"):
+        MeasureConfig(warmup=0)
     with pytest.raises(raynas.ConfigError, match="statistic"):
         MeasureConfig(statistic="p100")
     with pytest.raises(raynas.ConfigError, match="valid keys"):
