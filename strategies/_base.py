@@ -18,6 +18,7 @@ subclasses implement the hooks ``_ask``, ``_tell``, ``_extra_state`` and
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import numbers
@@ -36,7 +37,7 @@ logger = logging.getLogger(__name__)
 ENUMERATE_LIMIT = 4096
 _SMALL_SPACE_DRAWS = 64  # draws before a small space is enumerated instead
 
-_STATE_VERSION = 1
+_STATE_VERSION = 2
 
 
 class _Finished:
@@ -125,7 +126,8 @@ class Strategy:
         self.max_retries = check_int(owner, "max_retries", max_retries, low=1)
         self.constraints.check_feasible(space)
         self.rng = random.Random(self.seed)
-        self._proposed: set[str] = set()
+        self._keys = list(space.choices)
+        self._proposed: set[str] = set()  # fingerprints of the canonical architectures proposed
         self.num_asked = 0
         self.num_told = 0
         self.num_failed = 0
@@ -138,7 +140,8 @@ class Strategy:
         arch = self._ask()
         if arch is None or arch is FINISHED:
             return arch
-        self._proposed.add(self.space.key(arch))
+        arch = self.space.canonical(arch)
+        self._proposed.add(self.fingerprint(arch))
         self.num_asked += 1
         return dict(arch)
 
@@ -214,8 +217,13 @@ class Strategy:
         """Whether ``arch`` satisfies the constraints."""
         return self.constraints.satisfied(self.space, arch)
 
+    def fingerprint(self, arch: Mapping[str, Any]) -> str:
+        """A cheap identity of an architecture already in canonical form (JSON of its values in key order)."""
+        return json.dumps([arch[key] for key in self._keys])
+
     def was_proposed(self, arch: Mapping[str, Any]) -> bool:
-        return self.space.key(arch) in self._proposed
+        """Whether ``arch`` (in canonical form) was proposed by :meth:`ask` before."""
+        return self.fingerprint(arch) in self._proposed
 
     def _propose(
         self, generate: Callable[[], Mapping[str, Any]], *, dedupe: bool, draws: int | None = None

@@ -136,7 +136,7 @@ class GridStrategy(Strategy):
                 index, digit = divmod(index, size)
                 arch.update(axis[digit])
             arch = self.space.canonical({key: arch[key] for key in self.space.choices})
-            key = self.space.key(arch)
+            key = self.fingerprint(arch)
             if key not in seen and self.is_feasible(arch):
                 seen.add(key)
                 grid.append(arch)
@@ -148,7 +148,7 @@ class GridStrategy(Strategy):
     def _fine_grid(self, center: Mapping[str, Any]) -> list[dict[str, Any]]:
         out = []
         for arch in self.space.neighbours(center):
-            key = self.space.key(arch)
+            key = self.fingerprint(arch)
             if key not in self.results and not self.was_proposed(arch) and self.is_feasible(arch):
                 out.append(arch)
         return out
@@ -162,7 +162,7 @@ class GridStrategy(Strategy):
             while self.queue:
                 arch = self.queue.pop(0)
                 if not self.was_proposed(arch):
-                    self.pending.add(self.space.key(arch))
+                    self.pending.add(self.fingerprint(arch))
                     return arch
             if self.phase == "done":
                 return FINISHED
@@ -186,10 +186,10 @@ class GridStrategy(Strategy):
         logger.debug("GridStrategy: fine round %d around %s (%d neighbours)", self.round, best, len(self.queue))
 
     def _arch_of(self, key: str) -> dict[str, Any]:
-        return self.space.canonical(json.loads(key))
+        return self.space.canonical(dict(zip(self.space.choices, json.loads(key))))
 
     def _tell(self, arch: dict[str, Any], score: float | None) -> None:
-        key = self.space.key(arch)
+        key = self.fingerprint(arch)
         self.pending.discard(key)
         if score is not None:
             self.results[key] = max(score, self.results.get(key, score))

@@ -1,0 +1,199 @@
+"""The Tune adapters: StrategySearcher and ConstrainedSearcher, beyond the contract suite."""
+
+from __future__ import annotations
+
+import logging
+import math
+import pickle
+
+import pytest
+
+import search_spaces
+import strategies
+from raynas.constraints import Constraints
+from raynas.errors import ConfigError, InvalidCheckpoint
+from raynas.tune.searcher import ConstrainedSearcher, StrategySearcher, score_of
+from strategies import FINISHED, Strategy
+from strategies.random import RandomStrategy
+
+logging.getLogger("optuna").setLevel(logging.WARNING)
+NB201 = search_spaces.get("nb201")
+
+
+class Recorder(Strategy):
+    """Proposes random archs and records every tell."""
+
+    def __init__(self, space, *, seed=0, constraints=None, finish_after=None):
+        super().__init__(space, seed=seed, constraints=constraints)
+        self.told = []
+        self.finish_after = finish_after
+
+    def _ask(self):
+        if self.finish_after is not None and self.num_asked >= self.finish_after:
+            return FINISHED
+        return self.space.sample(self.rng)
+
+    def _tell(self, arch, score):
+        self.told.append((arch, score))
+
+
+@pytest.mark.parametrize(
+    "result, mode, expected",
+    [
+        ({"acc": 2.0}, "max", 2.0),
+        ({"acc": 2.0}, "min", -2.0),
+        ({"acc": float("nan")}, "max", None),
+        ({"acc": float("inf")}, "min", None),
+        ({"acc": "2"}, "max", None),
+        ({"acc": True}, "max", None),
+        ({"loss": 1.0}, "max", None),
+        (None, "max", None),
+    ],
+)
+def test_score_of(result, mode, expected):
+    assert score_of(result, "acc", mode) == expected
+
+
+def test_mode_min_negates_and_bad_results_are_told_as_none():
+    strategy = Recorder(NB201)
+    searcher = StrategySearcher(strategy, metric="loss", mode="min")
+    results = [({"loss": 0.5}, False), ({"loss": float("nan")}, False), ({}, False), ({"loss": 0.1}, True)]
+    for i, (result, error) in enumerate(results):
+        searcher.suggest(f"t{i}")
+        searcher.on_trial_complete(f"t{i}", result, error=error)
+    assert [score for _, score in strategy.told] == [-0.5, None, None, None]
+
+
+def test_the_same_trial_id_gets_the_same_arch_and_unknown_completions_are_ignored():
+    strategy = Recorder(NB201)
+    searcher = StrategySearcher(strategy, metric="acc", mode="max")
+    assert searcher.suggest("a") == searcher.suggest("a")
+    searcher.on_trial_complete("zzz", {"acc": 1.0})
+    searcher.on_trial_complete("a", {"acc": 1.0})
+    searcher.on_trial_complete("a", {"acc": 1.0})
+    assert len(strategy.told) == 1 and strategy.num_asked == 1
+
+
+def test_finished_and_none_map_to_tunes_values():
+    searcher = StrategySearcher(Recorder(NB201, finish_after=1), metric="acc", mode="max")
+    assert isinstance(searcher.suggest("a"), dict)
+    assert searcher.suggest("b") == "FINISHED"
+    grid = strategies.get("grid", space=NB201, metric="acc", coarse_max=2)
+    assert isinstance(grid.suggest("a"), dict) and isinstance(grid.suggest("b"), dict)
+    assert grid.suggest("c") is None  # waiting for the coarse results
+
+
+def test_bad_metric_or_mode_is_a_config_error_not_an_assert():
+    with pytest.raises(ConfigError, match="mode must be 'min' or 'max'.*got 'up'"):
+        StrategySearcher(Recorder(NB201), metric="acc", mode="up")
+    with pytest.raises(ConfigError, match="metric must be a non-empty string"):
+        StrategySearcher(Recorder(NB201), metric=3, mode="max")
+    with pytest.raises(TypeError, match="must be a strategies.Strategy"):
+        StrategySearcher(object())
+    with pytest.raises(ConfigError, match="mode must be 'min' or 'max'"):
+        strategies.get("tpe", space=NB201, mode="maximise")
+
+
+def test_restore_continues_with_trials_in_flight(tmp_path):
+    path = tmp_path / "s.pkl"
+    a = strategies.get("evolution", space=NB201, metric="acc", seed=3, population_size=4, sample_size=2)
+    archs = {f"t{i}": a.suggest(f"t{i}") for i in range(6)}
+    for i in range(4):
+        a.on_trial_complete(f"t{i}", {"acc": float(i)})
+    a.save(str(path))  # t4 and t5 still running
+    b = strategies.get("evolution", space=NB201, metric=None, mode=None, seed=0, population_size=4, sample_size=2)
+    b.restore(str(path))
+    for searcher in (a, b):
+        searcher.on_trial_complete("t4", {"acc": 10.0})
+        searcher.on_trial_complete("t5", {"acc": 0.5})
+    assert [a.suggest(f"u{i}") for i in range(5)] == [b.suggest(f"u{i}") for i in range(5)]
+    assert b.strategy.population[-2][0] == archs["t4"]
+    assert (b.metric, b.mode) == ("acc", "max")
+
+
+def test_restore_rejects_other_checkpoints(tmp_path):
+    path = tmp_path / "s.pkl"
+    strategies.get("random", space=NB201).save(str(path))
+    with pytest.raises(InvalidCheckpoint, match="from strategy 'RandomStrategy'"):
+        strategies.get("evolution", space=NB201).restore(str(path))
+    with pytest.raises(InvalidCheckpoint, match="raynas.StrategySearcher"):
+        strategies.get("tpe", space=NB201).restore(str(path))
+    (tmp_path / "junk.pkl").write_bytes(b"not a pickle")
+    with pytest.raises(InvalidCheckpoint, match="not a readable searcher checkpoint"):
+        strategies.get("random", space=NB201).restore(str(tmp_path / "junk.pkl"))
+    with pytest.raises(InvalidCheckpoint, match="no searcher checkpoint"):
+        strategies.get("random", space=NB201).restore(str(tmp_path / "missing.pkl"))
+    with pytest.raises(InvalidCheckpoint, match="from the 'tpe' searcher"):
+        tpe = strategies.get("tpe", space=NB201)
+        tpe.save(str(path))
+        strategies.get("nevergrad", space=NB201).restore(str(path))
+
+
+def test_searchers_pickle_for_tune():
+    for name in strategies.available():
+        searcher = strategies.get(name, space=NB201, seed=1)
+        searcher.suggest("t0")
+        clone = pickle.loads(pickle.dumps(searcher))
+        assert clone.suggest("t1") == searcher.suggest("t1"), name
+
+
+def test_set_max_concurrency_leaves_the_limit_to_the_concurrency_limiter():
+    searcher = StrategySearcher(RandomStrategy(NB201), metric="acc", mode="max")
+    assert searcher.set_max_concurrency(4) is False and searcher.max_concurrent == 4
+
+
+# -- ConstrainedSearcher ------------------------------------------------------------------------------
+def _budget():
+    return Constraints(max_flops=NB201.flops(NB201.smallest()) + 0.2 * (NB201.flops(NB201.largest())
+                                                                      - NB201.flops(NB201.smallest())))
+
+
+@pytest.mark.parametrize("name", ["tpe", "nevergrad"])
+@pytest.mark.parametrize("infeasible", ["penalty", "fail"])
+def test_library_proposals_that_break_the_budget_are_never_handed_out(name, infeasible):
+    budget = _budget()
+    searcher = strategies.get(name, space=NB201, constraints=budget, seed=0, infeasible=infeasible, max_retries=1000)
+    conv = lambda a: sum(op == "nor_conv_3x3" for op in a.values())  # noqa: E731 - drives it to the costly cells
+    for i in range(40):
+        arch = searcher.suggest(f"t{i}")
+        assert budget.satisfied(NB201, arch)
+        searcher.on_trial_complete(f"t{i}", {"accuracy": float(conv(arch))})
+    assert searcher.num_rejected > 0
+
+
+def test_penalty_is_below_the_worst_result_in_the_metrics_units():
+    told = []
+
+    class Inner:
+        def suggest(self, trial_id):
+            return NB201.largest() if len(told) % 2 else NB201.smallest()
+
+        def on_trial_complete(self, trial_id, result=None, error=False):
+            told.append((result, error))
+
+    budget = Constraints(max_flops=NB201.flops(NB201.smallest()) * 1.5)
+    searcher = ConstrainedSearcher(lambda metric, mode: Inner(), space=NB201, constraints=budget,
+                                   metric="loss", mode="min")
+    searcher.suggest("a")  # smallest: feasible
+    searcher.on_trial_complete("a", {"loss": 2.0})
+    searcher.suggest("b")  # largest rejected (told), then smallest
+    assert told[0] == ({"loss": 2.0}, False)
+    penalty, error = told[1]
+    assert error is False and penalty["loss"] > 2.0 and math.isfinite(penalty["loss"])
+
+
+def test_a_library_stuck_on_infeasible_proposals_raises_after_the_cap():
+    from raynas.errors import InfeasibleConstraints
+
+    class Inner:
+        def suggest(self, trial_id):
+            return NB201.largest()
+
+        def on_trial_complete(self, trial_id, result=None, error=False):
+            pass
+
+    budget = Constraints(max_flops=NB201.flops(NB201.smallest()) * 1.5)
+    searcher = ConstrainedSearcher(lambda metric, mode: Inner(), space=NB201, constraints=budget,
+                                   metric="acc", mode="max", max_retries=7)
+    with pytest.raises(InfeasibleConstraints, match="proposed 7 architectures in a row"):
+        searcher.suggest("a")
