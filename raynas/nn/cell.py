@@ -26,7 +26,6 @@ class annotations.
 """
 
 import copy
-import dataclasses
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, List, Mapping, Sequence
@@ -291,12 +290,6 @@ class CellSpec:
     def stage_side(self, stage: int) -> int:
         """Feature-map side in stage ``stage`` for an input of :attr:`resolution`."""
         return self.resolution // 2**stage
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            f.name: [list(v) for v in value] if isinstance(value := getattr(self, f.name), tuple) else value
-            for f in dataclasses.fields(self)
-        }
 
 
 # -- static modules (what extracted subnets are made of; TorchScript-able) -------------------------

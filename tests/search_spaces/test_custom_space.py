@@ -112,6 +112,14 @@ def test_user_cell_space_declares_edges_and_candidates():
         CELL_OPS.pop("user_dil_conv_3x3", None)
 
 
+def test_check_space_runs_every_check_and_names_those_that_do_not_apply():
+    space = CellSpace(("none", "nor_conv_1x1"), num_nodes=2, channels=2, cells_per_stage=1, num_stages=1,
+                      resolution=4, name="unregistered-cells")
+    skipped = testing.check_space(space)
+    assert skipped == ["check_canonical_ignores_inactive_blocks", "check_sort_channels",
+                       "check_checkpoint_round_trip"]
+
+
 def test_unknown_op_names_list_the_registered_ones():
     with pytest.raises(ValueError, match=r"unknown cell op 'sep_conv_3x3'; registered: \[.*'nor_conv_3x3'"):
         CellSpace(("none", "sep_conv_3x3"))

@@ -12,6 +12,7 @@ from torch import nn
 
 import search_spaces
 from raynas.nn import SqueezeExcite
+from search_spaces import testing
 from strategies.grid import coarse_axes
 
 
@@ -148,3 +149,18 @@ def test_bignas_activation_argument(bignas):
     assert relu6.flops(relu6.largest()) == bignas.flops(bignas.largest())
     with pytest.raises(ValueError, match="activation must be one of"):
         search_spaces.get("bignas-mbv2", activation="gelu")
+
+
+# -- full resolution (the default suite checks these spaces at their smallest resolution) -----------
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["ofa-mbv3", "bignas-mbv2"])
+def test_exactness_at_every_resolution(name):
+    space = search_spaces.get(name)
+    net = space.build_supernet()
+    torch.manual_seed(0)
+    testing.randomize(net)
+    net.eval()
+    budget = testing.Budget(batch_size=2, num_random=6, smallest_resolution=False)
+    assert len({a["resolution"] for a in testing.contract_archs(space, budget)}) > 2
+    testing.check_extracted_subnet_equals_supernet(space, net, budget)
+    testing.check_flops_and_params(space, net, budget)

@@ -6,7 +6,8 @@ smallest, largest and seeded random architectures the extracted subnet computes 
 supernet's active path computes, and the space's flops/params equal what is counted on
 the extracted subnet. How many random architectures, and at what batch size, follows the
 space's cost hint (:func:`search_spaces.testing.budget_for`): 20 at batch 2 for small
-spaces, 3 at batch 1 and the smallest resolution for ImageNet-sized ones.
+spaces, 3 at batch 1 and the smallest resolution for ImageNet-sized ones (and nb201's
+C=16, N=5 network).
 """
 
 from __future__ import annotations
@@ -99,8 +100,10 @@ def test_budget_follows_the_cost_hint():
     assert testing.budget_for(heavy) == testing.HEAVY
     archs = testing.contract_archs(heavy)
     assert len(archs) == 2 + testing.HEAVY.num_random
-    assert archs[1] == heavy.largest() and archs[1]["resolution"] == 224
-    assert {a["resolution"] for a in archs if a is not archs[1]} == {128}
+    assert archs[1] == {**heavy.largest(), "resolution": 128} == testing.contract_largest(heavy)
+    assert {a["resolution"] for a in archs} == {128}
+    light = testing.contract_archs(search_spaces.get("tiny"))
+    assert len(light) == 22 and {a["resolution"] for a in light} == {12, 16, 20}
 
 
 def test_exactness_check_catches_a_subnet_that_differs():
