@@ -1,5 +1,9 @@
 """Export a subnet of a trained supernet as a standalone PyTorch model.
 
+The subnet's BatchNorm statistics are re-calibrated first, exactly as the search's
+:class:`raynas.SupernetEvaluator` does, so the exported model computes what the search
+measured.
+
 Formats:
 
 - ``torchscript``: ``torch.jit.script`` of the extracted subnet, saved with the
@@ -10,8 +14,9 @@ Formats:
 - ``state_dict``: a weights-only torch file ``{"format": "raynas.subnet", "state_dict":
   ..., "arch": ..., "space": ..., "space_kwargs": ..., "num_classes": ..., "input_shape": ...}``;
   :func:`load_subnet` rebuilds the module from it (this one needs raynas to rebuild).
-- ``onnx``: ``torch.onnx.export`` with a dynamic batch axis; needs the ``onnx`` and
-  ``onnxscript`` packages (``pip install onnx onnxscript``, or the ``raynas[onnx]`` extra).
+- ``onnx``: ``torch.onnx.export`` (dynamo) with a dynamic batch axis, for inputs of the
+  subnet's resolution (``input_shape``); needs the ``onnx`` and ``onnxscript`` packages
+  (``pip install onnx onnxscript``, or the ``raynas[onnx]`` extra).
 
 Example::
 
@@ -33,7 +38,7 @@ from typing import Any, Mapping
 
 from raynas.errors import ConfigError, InvalidCheckpoint
 
-__all__ = ["FORMATS", "SUBNET_FORMAT", "export_subnet", "load_arch", "load_subnet", "ExportResult"]
+__all__ = ["FORMATS", "SUBNET_FORMAT", "export_subnet", "prepare_subnet", "load_arch", "load_subnet", "ExportResult"]
 
 logger = logging.getLogger(__name__)
 
@@ -84,13 +89,43 @@ def load_arch(value: str | os.PathLike | Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
-def _subnet(checkpoint: str | os.PathLike, arch: Mapping[str, Any]):
-    """(supernet in eval mode with ``arch`` active, extracted subnet in eval mode, canonical arch)."""
-    from raynas.nn import Supernet
+def prepare_subnet(
+    checkpoint: str | os.PathLike,
+    arch: Mapping[str, Any],
+    *,
+    calibrate: bool = True,
+    dataset: str | None = None,
+    data_dir: str | None = None,
+    calibration_batches: int = 4,
+    batch_size: int = 128,
+    seed: int = 0,
+):
+    """``(supernet, subnet, canonical arch)``: the supernet with ``arch`` active and its BN
+    statistics re-calibrated exactly as :class:`raynas.SupernetEvaluator` does (same data,
+    batches and seed), both in eval mode, and the standalone subnet extracted from it.
+
+    Training does not track BN statistics (every subnet needs its own), so an export
+    without calibration (``calibrate=False``) keeps whatever the checkpoint holds.
+    ``dataset`` defaults to the one the supernet was trained on (its checkpoint records it).
+    """
+    from raynas.nn import Supernet, recalibrate_bn
 
     net = Supernet.load(checkpoint)
     canonical = net.space.canonical(net.space.validate(dict(arch)))
     net.set_active(canonical)
+    if calibrate:
+        from raynas.data import load
+        from raynas.evaluate.supernet import calibration_batches as batches_of
+
+        meta = getattr(net, "checkpoint_meta", {}) or {}
+        dataset = dataset or (meta.get("train_config") or {}).get("dataset")
+        if dataset is None:
+            raise ConfigError(
+                f"checkpoint {os.fspath(checkpoint)!r} records no training data set: pass dataset= (--dataset), the "
+                "data its BN statistics are re-calibrated on, or calibrate=False (--no-calibrate)"
+            )
+        data = load(dataset, seed=seed, data_dir=data_dir)
+        recalibrate_bn(net, batches_of(data.train, num_batches=calibration_batches, batch_size=batch_size, seed=seed))
     net.eval()
     subnet = net.extract(canonical).eval()
     return net, subnet, canonical
@@ -104,6 +139,9 @@ def export_subnet(
     *,
     overwrite: bool = True,
     opset_version: int | None = None,
+    calibrate: bool = True,
+    dataset: str | None = None,
+    data_dir: str | None = None,
 ) -> ExportResult:
     """Extract ``arch`` from the supernet in ``checkpoint`` and write it to ``out`` in ``format``.
 
@@ -114,6 +152,9 @@ def export_subnet(
         format: one of :data:`FORMATS`.
         overwrite: replace an existing ``out`` (``False``: refuse).
         opset_version: ONNX opset (default: the exporter's).
+        calibrate, dataset, data_dir: BN re-calibration before extraction, as a search's
+            evaluator does it (see :func:`prepare_subnet`); the exported model then computes
+            exactly what the search measured.
 
     Raises:
         ConfigError: unknown format, bad arch text or an existing ``out`` with ``overwrite=False``;
@@ -136,7 +177,8 @@ def export_subnet(
         raise ConfigError(f"out {str(out)!r} already exists; pass overwrite=True (--overwrite) to replace it")
     import torch
 
-    net, subnet, canonical = _subnet(checkpoint, arch)
+    net, subnet, canonical = prepare_subnet(checkpoint, arch, calibrate=calibrate, dataset=dataset,
+                                            data_dir=data_dir)
     space = net.space
     shape = tuple(int(v) for v in space.input_shape(canonical))
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -35,7 +35,7 @@ def checkpoint(tmp_path_factory):
             bn.weight.normal_(1.0, 0.2)
             bn.bias.normal_(0.0, 0.2)
     folder = tmp_path_factory.mktemp("supernet")
-    net.save(folder)
+    net.save(folder, train_config={"dataset": "digits"})  # as `raynas train` records it
     return folder
 
 
@@ -50,11 +50,17 @@ def arch():
             return candidate
 
 
-def _active_path(checkpoint, arch, x):
-    from raynas.nn import Supernet
+def _active_path(checkpoint, arch, x, *, calibrate=True):
+    """The supernet's output for ``arch``, after BN re-calibration as the search's evaluator does it."""
+    from raynas.data import load
+    from raynas.evaluate.supernet import calibration_batches
+    from raynas.nn import Supernet, recalibrate_bn
 
     net = Supernet.load(checkpoint)
     net.set_active(arch)
+    if calibrate:
+        train = load("digits", seed=0).train
+        recalibrate_bn(net, calibration_batches(train, num_batches=4, batch_size=128, seed=0))
     net.eval()
     with torch.no_grad():
         return net(x)
@@ -104,13 +110,33 @@ def test_torchscript_runs_without_raynas_and_matches_the_active_path(checkpoint,
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
 
 
-def test_state_dict_rebuilds_the_same_function(checkpoint, arch, tmp_path):
-    result = export_subnet(checkpoint, arch, tmp_path / "subnet.sd", format="state_dict")
+def test_state_dict_without_calibration_keeps_the_checkpoints_statistics(checkpoint, arch, tmp_path):
+    result = export_subnet(checkpoint, arch, tmp_path / "subnet.sd", format="state_dict", calibrate=False)
     payload = torch.load(result.path, weights_only=True)
     assert payload["format"] == "raynas.subnet" and payload["space"] == "tiny"
     x = torch.randn(3, *result["input_shape"])
     with torch.no_grad():
-        torch.testing.assert_close(load_subnet(result.path)(x), _active_path(checkpoint, arch, x))
+        torch.testing.assert_close(load_subnet(result.path)(x), _active_path(checkpoint, arch, x, calibrate=False))
+
+
+def test_exported_model_scores_what_the_search_measured(checkpoint, arch, tmp_path):
+    from raynas.data import load
+    from raynas.evaluate.supernet import SupernetEvaluator
+
+    result = export_subnet(checkpoint, arch, tmp_path / "subnet.sd", format="state_dict")
+    images, labels = load("digits", seed=0).val.tensors
+    with torch.no_grad():
+        correct = int((load_subnet(result.path)(images).argmax(dim=1) == labels).sum())
+    measured = SupernetEvaluator(checkpoint, dataset="digits")(arch)["accuracy"]
+    assert 100.0 * correct / len(labels) == pytest.approx(measured)
+
+
+def test_a_checkpoint_without_its_data_set_asks_for_one(arch, tmp_path):
+    net = search_spaces.get("tiny").build_supernet(num_classes=10)
+    net.save(tmp_path / "bare")
+    with pytest.raises(ConfigError, match="records no training data set: pass dataset="):
+        export_subnet(tmp_path / "bare", arch, tmp_path / "m.pt")
+    assert export_subnet(tmp_path / "bare", arch, tmp_path / "m.pt", dataset="digits").path.exists()
 
 
 @pytest.mark.skipif(not HAS_ONNX, reason="onnx/onnxscript not installed (pip install 'raynas[onnx]' onnxscript)")

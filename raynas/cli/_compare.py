@@ -100,6 +100,12 @@ def add_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None], po
     exp.add_argument("--format", choices=("state_dict", "torchscript", "onnx"), default="torchscript",
                      help="default torchscript")
     exp.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    exp.add_argument("--dataset", default=None,
+                     help="data the subnet's BN statistics are re-calibrated on, as the search did "
+                          "(default: the one the supernet was trained on)")
+    exp.add_argument("--data-dir", default=None, help="where torchvision data sets live")
+    exp.add_argument("--no-calibrate", action="store_true",
+                     help="keep the checkpoint's BN statistics (training does not track them: rarely right)")
 
 
 def _evaluator(args: argparse.Namespace):
@@ -175,7 +181,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from raynas.export import export_subnet, load_arch
 
     arch = load_arch(args.arch)  # malformed JSON: one line, exit 2
-    result = export_subnet(args.checkpoint, arch, args.out, format=args.format, overwrite=args.overwrite)
+    result = export_subnet(args.checkpoint, arch, args.out, format=args.format, overwrite=args.overwrite,
+                           calibrate=not args.no_calibrate, dataset=args.dataset, data_dir=args.data_dir)
     print(f"exported {args.format}: {result.path}")
     print(f"  arch {json.dumps(result['arch'], sort_keys=True)}")
     print(f"  input {'x'.join(map(str, result['input_shape']))} per image, FLOPs {result['flops'] / 1e6:.3f}M, "
