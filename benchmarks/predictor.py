@@ -149,7 +149,9 @@ def part_search(args, space, pool, test, table, evaluator, net) -> tuple[list[di
     return out, budgets
 
 
-def write(path: Path, args, pairs_source, table_source, results, baselines, pool, test, searches, table, load) -> None:
+def write(path: Path, args, space, pairs_source, table_source, results, baselines, pool, test, searches, table,
+          load) -> None:
+    cfg = PredictorConfig()
     lines = [
         "# Accuracy predictor and predictor-driven search (`tiny`, digits)",
         "",
@@ -161,9 +163,11 @@ def write(path: Path, args, pairs_source, table_source, results, baselines, pool
         "597 digits validation images) of a distinct random subnet.",
         f"- Held-out accuracy: mean {np.mean([r['accuracy'] for r in test]):.2f}%, std {baselines['test_std']:.2f}, "
         f"range {baselines['test_min']:.2f} to {baselines['test_max']:.2f}%. One validation image is 0.17 points.",
-        "- Predictor: `PredictorConfig()` defaults: MLP over `space.encode(arch)` (66 one-hot inputs, resolution "
-        "included), 3 hidden layers of 400 ReLU units, Adam lr 1e-3 (cosine), weight decay 1e-4, 200 epochs, "
-        f"batch 32. Each N is fitted on {args.seeds} different random draws of N pairs (seeds 0..{args.seeds - 1}).",
+        f"- Predictor: `PredictorConfig()` defaults: MLP over `space.encode(arch)` "
+        f"({len(space.encode(space.smallest()))} one-hot inputs, resolution included), {cfg.num_layers} hidden "
+        f"layers of {cfg.hidden_size} ReLU units, Adam lr {cfg.lr:g} (cosine), weight decay {cfg.weight_decay:g}, "
+        f"{cfg.epochs} epochs, batch {cfg.batch_size}. Each N is fitted on {args.seeds} different random draws of "
+        f"N pairs (seeds 0..{args.seeds - 1}).",
         f"- The machine was loaded (load average {load}): other engineers' jobs shared its 2 cores.",
         "",
         "## Predictor quality vs number of training pairs (held-out subnets)",
@@ -268,7 +272,7 @@ def main() -> None:
         searches, _ = part_search(args, space, pool, test, table, evaluator, net)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    write(out, args, pairs_source, table_source, results, baselines, pool, test, searches, table,
+    write(out, args, space, pairs_source, table_source, results, baselines, pool, test, searches, table,
           f"{load_before} at the start, {_load()} at the end")
     logger.info("wrote %s", out)
 

