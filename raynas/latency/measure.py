@@ -221,6 +221,9 @@ def summarize(values: Sequence[float], statistic: str = "median") -> float:
 
 def _prepare(space: Any, net: Any | None, config: MeasureConfig) -> Any:
     check_mobilenet_space(space)
+    if config.device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device 'cuda' was asked for, but torch.cuda.is_available() is False on this machine; "
+                          "measure with device='cpu' or on a machine with a GPU")
     if net is None:
         net = space.build_supernet()
     return net.eval().to(config.device)

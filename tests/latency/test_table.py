@@ -218,3 +218,21 @@ def test_measure_table_times_every_layer_and_records_the_device(tmp_path):
     path = table.save(tmp_path / "measured.json")
     loaded = LatencyTable.load(path, expect_device="current", on_mismatch="error")
     assert loaded.predict(space, space.largest()) == pytest.approx(table.predict(space, space.largest()))
+
+
+@pytest.mark.gpu
+def test_measure_table_on_cuda_records_the_gpu():
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device on this machine")
+    space = two_stage_space()
+    table = measure_table(space, MeasureConfig(device="cuda", warmup=2, repeats=3, rounds=1, calibration_subnets=2))
+    assert table.device["kind"] == "cuda" and table.device["cuda_device"] == torch.cuda.get_device_name()
+    assert set(table.entries) == {layer.key for layer in space_layers(space)}
+    assert table.predict(space, space.largest()) > 0
+
+
+def test_cuda_on_a_machine_without_one_is_a_clear_error():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA; the error path needs one without")
+    with pytest.raises(raynas.ConfigError, match="cuda"):
+        measure_table(two_stage_space(), MeasureConfig(device="cuda"))
