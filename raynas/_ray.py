@@ -14,6 +14,9 @@ _ENV_DEFAULTS = {
     "RAY_AIR_NEW_OUTPUT": "0",
     "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.2",
     "RAY_DEDUP_LOGS": "0",
+    # Save the experiment state (trials and searcher) at most every second, so a
+    # killed search driver loses at most that much work on resume (Tune's default: 10 s).
+    "TUNE_GLOBAL_CHECKPOINT_S": "1",
 }
 
 

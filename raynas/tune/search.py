@@ -138,7 +138,11 @@ def _append_csv(path: Path, row: dict[str, Any]) -> None:
 
 
 def read_history(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """Rows of a history.csv with the arch decoded and numbers parsed."""
+    """Rows of a history.csv with the arch decoded and numbers parsed, one per trial.
+
+    A trial that finished after the last experiment checkpoint of a killed search runs
+    again on resume (same id, same architecture); only its last row is kept.
+    """
     rows = []
     with open(path, newline="") as f:
         for raw in csv.DictReader(f):
@@ -154,6 +158,36 @@ def read_history(path: str | os.PathLike) -> list[dict[str, Any]]:
                     except ValueError:
                         row[key] = value
             rows.append(row)
+    last = {row["trial_id"]: i for i, row in enumerate(rows)}
+    return [row for i, row in enumerate(rows) if last[row["trial_id"]] == i]
+
+
+def _reconcile_history(path: Path, restored: Any) -> list[dict[str, Any]]:
+    """Keep only the history rows of trials the restored experiment state knows as finished.
+
+    Trials that finished after the last experiment checkpoint of a killed driver are not
+    in the restored state: the searcher proposes them again, so their old rows go.
+    """
+    if not path.exists():
+        return []
+    finished: set[str] = set()
+    for result in restored:
+        trial_id = (result.metrics or {}).get("trial_id")
+        if trial_id is None and result.error is not None and result.path:
+            parts = os.path.basename(result.path).split("_")
+            trial_id = parts[2] if len(parts) > 2 else None
+        if trial_id:
+            finished.add(trial_id)
+    rows = [row for row in read_history(path) if row["trial_id"] in finished]
+    dropped = path.with_name(path.name + ".tmp")
+    if dropped.exists():
+        dropped.unlink()
+    for row in rows:
+        _append_csv(dropped, row)
+    if rows:
+        os.replace(dropped, path)
+    else:
+        path.unlink()
     return rows
 
 
@@ -244,10 +278,9 @@ def search(
     )
     experiment = os.path.join(storage, name)
     if resume and tune.Tuner.can_restore(experiment):
-        if history_path.exists():
-            recorder.rows = read_history(history_path)
-        logger.info("resuming search from %s (%d trials recorded)", experiment, len(recorder.rows))
         tuner = tune.Tuner.restore(experiment, trainable=trainable, resume_errored=False, restart_errored=False)
+        recorder.rows = _reconcile_history(history_path, tuner.get_results())
+        logger.info("resuming search from %s (%d trials kept)", experiment, len(recorder.rows))
     else:
         if isinstance(strategy, Searcher):
             searcher = strategy
