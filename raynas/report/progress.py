@@ -77,6 +77,34 @@ class Progress:
         self.started = time.monotonic()
         self._last_draw = -1e9
         self._width = 0
+        self._filters: list[tuple[logging.Handler, logging.Filter]] = []
+        if self.enabled:
+            self._clear_before_logs()
+
+    def _clear_before_logs(self) -> None:
+        """Log records written to the same stream first wipe the status line (it is redrawn on the next trial)."""
+        progress = self
+
+        class _ClearLine(logging.Filter):
+            def filter(self, record: logging.LogRecord) -> bool:
+                progress.clear_line()
+                return True
+
+        for handler in logging.getLogger().handlers:
+            if getattr(handler, "stream", None) is self.stream:
+                line_filter = _ClearLine()
+                handler.addFilter(line_filter)
+                self._filters.append((handler, line_filter))
+
+    def clear_line(self) -> None:
+        """Erase the status line (if drawn), leaving the cursor at the start of the line."""
+        if self.enabled and self._width:
+            try:
+                self.stream.write("\r" + " " * self._width + "\r")
+                self.stream.flush()
+            except (OSError, ValueError):
+                self.enabled = False
+            self._width = 0
 
     def set_label(self, label: str, *, metric: str | None = None, mode: str | None = None) -> None:
         """Name the run in progress (and, optionally, the metric its "best" refers to)."""
@@ -134,14 +162,17 @@ class Progress:
     def __getstate__(self) -> dict[str, Any]:
         # Tune pickles its run config (callbacks included); a stream does not pickle, and
         # a display restored in another process has nothing to draw on.
-        return {**self.__dict__, "stream": None, "enabled": False}
+        return {**self.__dict__, "stream": None, "enabled": False, "_filters": []}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.stream = sys.stderr
 
     def close(self) -> None:
-        """End the status line (a newline) if anything was drawn."""
+        """End the status line (a newline) if anything was drawn; stop watching log handlers."""
+        for handler, line_filter in self._filters:
+            handler.removeFilter(line_filter)
+        self._filters = []
         if self.enabled and self._width:
             try:
                 self.stream.write("\n")

@@ -62,3 +62,22 @@ def test_bad_arguments():
         Progress(0)
     with pytest.raises(TypeError, match="progress must be"):
         make_progress("yes", 3, metric="accuracy", mode="max")
+
+
+def test_log_records_wipe_the_line_first():
+    import logging
+
+    stream = _Tty()
+    handler = logging.StreamHandler(stream)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        progress = Progress(3, enabled=True, stream=stream, min_interval=0)
+        progress.trial_done(1.0)
+        logging.getLogger("raynas.test").warning("a message")
+        text = stream.getvalue()
+        assert text.index("a message") > text.rindex("\r")  # the line was wiped before the record
+        progress.close()
+        assert not handler.filters
+    finally:
+        root.removeHandler(handler)
