@@ -124,8 +124,7 @@ def part_search(args, space, pool, test, table, evaluator, net) -> tuple[list[di
     predictor = fit_predictor(space, [r["arch"] for r in pool], [r["accuracy"] for r in pool], PredictorConfig())
     latencies = sorted(space.latency(r["arch"], table) for r in test)
     budgets = args.budgets_ms or [round(float(np.percentile(latencies, q)), 2) for q in (30, 60)]
-    known = {"device", "batch_size", "threads", "warmup", "repeats", "number", "rounds", "statistic", "seed"}
-    measure_config = MeasureConfig.from_dict({k: v for k, v in table.settings.items() if k in known})
+    measure_config = MeasureConfig.from_table(table)
     out = []
     for budget in budgets:
         constraints = raynas.Constraints(max_latency_ms=budget, latency_table=table)

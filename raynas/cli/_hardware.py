@@ -5,7 +5,6 @@ predictor / latency options of ``raynas search``. ``raynas.cli.main`` wires them
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import random
@@ -71,6 +70,9 @@ def add_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None], po
     measure.add_argument("--rounds", type=positive_int, default=3, help="shuffled passes over all items")
     measure.add_argument("--statistic", default="median",
                          help="median (default), min, or a percentile such as p10 (robust on a busy machine)")
+    measure.add_argument("--timer", choices=("wall", "thread_cpu"), default="wall",
+                         help="wall: the latency a caller sees (default); thread_cpu: CPU time of the timing thread, "
+                              "which leaves out waiting for other processes on a shared machine (cpu, 1 thread)")
     measure.add_argument("--calibration-subnets", type=int, default=10,
                          help="whole subnets timed to measure the constant overhead (0: none)")
     measure.add_argument("--seed", type=int, default=0)
@@ -240,8 +242,7 @@ def _time_candidates(args: argparse.Namespace, space: Any, table: Any, rows: lis
     if device_differences(table.device, here):
         logger.warning("not timing the candidates: the latency table is from another device")
         return
-    known = {f.name for f in dataclasses.fields(MeasureConfig)}
-    config = MeasureConfig.from_dict({k: v for k, v in table.settings.items() if k in known})
+    config = MeasureConfig.from_table(table)
     ok = [r for r in rows if "error" not in r]
     measured = measure_subnets(space, [r["arch"] for r in ok], config=config)
     for row, ms in zip(ok, measured):
@@ -269,12 +270,14 @@ def cmd_latency(args: argparse.Namespace) -> int:
         space = _space_from(args)
         config = MeasureConfig(device=args.device, batch_size=args.batch_size, threads=args.threads,
                                warmup=args.warmup, repeats=args.repeats, number=args.number, rounds=args.rounds,
-                               statistic=args.statistic, calibration_subnets=args.calibration_subnets, seed=args.seed)
+                               statistic=args.statistic, timer=args.timer,
+                               calibration_subnets=args.calibration_subnets, seed=args.seed)
         table = measure_table(space, config, progress=_progress("timing layers"))
         path = table.save(args.out)
         print(f"latency table: {path}")
         print(f"  {len(table)} layer entries of space {space.name!r} on {table.device['name']} "
-              f"({args.device}, {args.threads} thread(s), batch {args.batch_size}, {args.statistic})")
+              f"({args.device}, {args.threads} thread(s), batch {args.batch_size}, {args.timer} clock, "
+              f"{args.statistic})")
         print(f"  constant overhead {table.overhead_ms:+.4f} ms; smallest subnet "
               f"{space.latency(space.smallest(), table):.3f} ms, largest {space.latency(space.largest(), table):.3f} ms")
         return 0

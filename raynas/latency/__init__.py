@@ -25,6 +25,7 @@ _LAZY = {
     "MeasureConfig": "raynas.latency.measure",
     "measure_table": "raynas.latency.measure",
     "measure_subnets": "raynas.latency.measure",
+    "measure_table_and_subnets": "raynas.latency.measure",
     "time_callable": "raynas.latency.measure",
     "build_layer": "raynas.latency.measure",
     "summarize": "raynas.latency.measure",

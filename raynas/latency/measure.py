@@ -26,9 +26,12 @@ from raynas.latency._device import DEVICES, describe_device
 from raynas.latency._layers import LayerConfig, check_mobilenet_space, space_layers, subnet_layers
 from raynas.latency.table import LatencyTable
 
-__all__ = ["MeasureConfig", "measure_table", "measure_subnets", "time_callable", "build_layer", "summarize", "percentile"]
+__all__ = ["MeasureConfig", "measure_table", "measure_table_and_subnets", "measure_subnets", "time_callable", "build_layer", "summarize", "percentile"]
 
 logger = logging.getLogger(__name__)
+
+#: ``MeasureConfig.timer`` -> clock.
+TIMERS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "thread_cpu": time.thread_time}
 
 Progress = Callable[[int, int], None]
 
@@ -47,6 +50,10 @@ class MeasureConfig:
         rounds: passes over all items, each in a new shuffled order.
         statistic: what summarises an item's samples: ``"median"``, ``"min"`` or a
             percentile ``"p1"`` .. ``"p99"`` (``"p10"`` suits a loaded machine; see above).
+        timer: ``"wall"`` (``time.perf_counter``: the latency a caller sees) or
+            ``"thread_cpu"`` (``time.thread_time``: CPU time of the timing thread, which
+            leaves out the time the process waits while other processes hold the CPU; CPU
+            device and ``threads=1`` only, where torch computes on the calling thread).
         calibration_subnets: random subnets timed whole to measure the constant overhead
             (0: no overhead term).
         seed: seeds the shuffles and the calibration subnets.
@@ -60,6 +67,7 @@ class MeasureConfig:
     number: int = 1
     rounds: int = 3
     statistic: str = "median"
+    timer: str = "wall"
     calibration_subnets: int = 10
     seed: int = 0
 
@@ -75,6 +83,11 @@ class MeasureConfig:
                 raise ConfigError(f"MeasureConfig.{name} must be an int >= {low}, got {value!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ConfigError(f"MeasureConfig.seed must be an int, got {self.seed!r}")
+        if self.timer not in TIMERS:
+            raise ConfigError(f"MeasureConfig.timer must be one of {sorted(TIMERS)}, got {self.timer!r}")
+        if self.timer == "thread_cpu" and (self.device != "cpu" or self.threads != 1):
+            raise ConfigError("MeasureConfig.timer='thread_cpu' needs device='cpu' and threads=1 (the work must run "
+                              f"on the timing thread), got device={self.device!r}, threads={self.threads!r}")
         if _percentile_of(self.statistic) is None:
             raise ConfigError(
                 f"MeasureConfig.statistic must be 'median', 'min' or a percentile 'p1'..'p99', got {self.statistic!r}"
@@ -87,6 +100,12 @@ class MeasureConfig:
         if unknown:
             raise ConfigError(f"unknown MeasureConfig key {unknown[0]!r}; valid keys: {valid}")
         return cls(**dict(data))
+
+    @classmethod
+    def from_table(cls, table: LatencyTable) -> "MeasureConfig":
+        """The config ``table`` was measured with (from its ``settings``), to time subnets the same way."""
+        valid = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in table.settings.items() if k in valid})
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -109,18 +128,18 @@ def _sync(device: str) -> Callable[[], None]:
 
 
 def time_callable(fn: Callable[[], Any], *, warmup: int, repeats: int, number: int,
-                  sync: Callable[[], None] = lambda: None) -> list[float]:
+                  sync: Callable[[], None] = lambda: None, clock: Callable[[], float] = time.perf_counter) -> list[float]:
     """``repeats`` samples of the mean time of ``number`` calls of ``fn``, in ms, after ``warmup`` calls."""
     for _ in range(warmup):
         fn()
     sync()
     samples = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         for _ in range(number):
             fn()
         sync()
-        samples.append((time.perf_counter() - start) * 1e3 / number)
+        samples.append((clock() - start) * 1e3 / number)
     return samples
 
 
@@ -179,7 +198,7 @@ def _timed_rounds(items: Sequence[tuple[str, Callable[[], Any]]], config: Measur
             rng.shuffle(order)
             for name, fn in order:
                 samples[name] += time_callable(fn, warmup=config.warmup, repeats=config.repeats,
-                                               number=config.number, sync=sync)
+                                               number=config.number, sync=sync, clock=TIMERS[config.timer])
                 done += 1
                 if progress is not None:
                     progress(done, total)
@@ -243,15 +262,10 @@ def measure_subnets(
     does not depend on the weights). The input has the subnet's resolution, so no resize runs.
     """
     net = _prepare(space, net, config)
-    rng = random.Random(config.seed)
-    items = []
+    items = _subnet_items(space, archs, net, config, "subnet:")
     with _threads(config.threads):
-        for i, arch in enumerate(archs):
-            subnet = net.extract(arch).to(config.device).eval()
-            x = torch.randn(config.batch_size, *space.input_shape(arch), device=config.device)
-            items.append((str(i), (lambda m=subnet, t=x: m(t))))
-        samples = _timed_rounds(items, config, rng, progress, f"timing {len(items)} subnets")
-    return [summarize(samples[str(i)], config.statistic) for i in range(len(archs))]
+        samples = _timed_rounds(items, config, random.Random(config.seed), progress, f"timing {len(items)} subnets")
+    return [summarize(samples[f"subnet:{i}"], config.statistic) for i in range(len(archs))]
 
 
 def _sample_archs(space: Any, count: int, rng: random.Random) -> list[dict[str, Any]]:
@@ -267,6 +281,16 @@ def _sample_archs(space: Any, count: int, rng: random.Random) -> list[dict[str, 
     return out
 
 
+def _subnet_items(space: Any, archs: Sequence[Mapping[str, Any]], net: Any, config: MeasureConfig,
+                  prefix: str) -> list[tuple[str, Callable[[], Any]]]:
+    items = []
+    for i, arch in enumerate(archs):
+        subnet = net.extract(arch).to(config.device).eval()
+        x = torch.randn(config.batch_size, *space.input_shape(arch), device=config.device)
+        items.append((f"{prefix}{i}", (lambda m=subnet, t=x: m(t))))
+    return items
+
+
 def measure_table(
     space: Any,
     config: MeasureConfig = MeasureConfig(),
@@ -276,8 +300,25 @@ def measure_table(
 ) -> LatencyTable:
     """Time every distinct layer of ``space`` at every resolution and return the lookup table.
 
-    After the layers, ``config.calibration_subnets`` random subnets are timed whole; the
-    median of (measured - sum of entries) becomes the table's ``overhead_ms``.
+    ``config.calibration_subnets`` random subnets (seed ``config.seed + 1``) are timed whole
+    in the same shuffled rounds as the layers, so both see the same load; the median of
+    (measured - sum of entries) becomes the table's ``overhead_ms``.
+    """
+    return measure_table_and_subnets(space, (), config, net=net, progress=progress)[0]
+
+
+def measure_table_and_subnets(
+    space: Any,
+    archs: Sequence[Mapping[str, Any]],
+    config: MeasureConfig = MeasureConfig(),
+    *,
+    net: Any | None = None,
+    progress: Progress | None = None,
+) -> tuple[LatencyTable, list[float]]:
+    """:func:`measure_table`, plus the whole-subnet latency of each of ``archs`` timed in the same rounds.
+
+    Interleaving puts the table's layers and the subnets under the same load, which is
+    what a fair predicted-vs-measured comparison on a shared machine needs.
     """
     net = _prepare(space, net, config)
     layers = space_layers(space)
@@ -294,30 +335,34 @@ def measure_table(
             inputs[size] = torch.randn(config.batch_size, layer.in_channels, layer.resolution, layer.resolution,
                                        device=config.device)
         items.append((layer.key, (lambda m=modules[shape_free], t=inputs[size]: m(t))))
-    logger.info("timing %d layer configurations of space %r on %s (batch %d, %d thread(s), %d rounds)",
-                len(items), space.name, config.device, config.batch_size, config.threads, config.rounds)
+    calibration = _sample_archs(space, config.calibration_subnets, random.Random(config.seed + 1))
+    items += _subnet_items(space, calibration, net, config, "calibration:")
+    items += _subnet_items(space, archs, net, config, "subnet:")
+    logger.info("timing %d layer configurations and %d whole subnets of space %r on %s (batch %d, %d thread(s), "
+                "%d rounds)", len(layers), len(calibration) + len(archs), space.name, config.device,
+                config.batch_size, config.threads, config.rounds)
     with _threads(config.threads):
-        samples = _timed_rounds(items, config, rng, progress, f"timing {len(items)} layers")
+        samples = _timed_rounds(items, config, rng, progress, f"timing {len(items)} items")
     entries, spread = {}, {}
-    for key, values in samples.items():
-        entries[key] = summarize(values, config.statistic)
-        spread[key] = (percentile(values, 25), percentile(values, 75))
-    settings = {**config.to_dict(), "timer": "time.perf_counter"}
+    for layer in layers:
+        values = samples[layer.key]
+        entries[layer.key] = summarize(values, config.statistic)
+        spread[layer.key] = (percentile(values, 25), percentile(values, 75))
+    settings = config.to_dict()
     table = LatencyTable(entries, space=space.name, space_kwargs=space.kwargs,
                          device=describe_device(config.device, threads=config.threads), settings=settings,
                          spread=spread)
-    if config.calibration_subnets:
-        archs = _sample_archs(space, config.calibration_subnets, random.Random(config.seed + 1))
-        measured = measure_subnets(space, archs, net=net, config=config)
-        residuals = [m - table.predict(space, a, overhead=False) for m, a in zip(measured, archs)]
+    if calibration:
+        measured = [summarize(samples[f"calibration:{i}"], config.statistic) for i in range(len(calibration))]
+        residuals = [m - table.predict(space, a, overhead=False) for m, a in zip(measured, calibration)]
         table.overhead_ms = statistics.median(residuals)
         table.settings["overhead_calibration"] = {
-            "subnets": len(archs), "seed": config.seed + 1, "residuals_ms": [round(r, 5) for r in residuals],
+            "subnets": len(calibration), "seed": config.seed + 1, "residuals_ms": [round(r, 5) for r in residuals],
         }
-        logger.info("constant overhead: %.4f ms (median residual over %d whole subnets)", table.overhead_ms, len(archs))
+        logger.info("constant overhead: %.4f ms (median residual over %d whole subnets)", table.overhead_ms,
+                    len(calibration))
         if table.overhead_ms < 0:
             logger.warning("the whole subnets ran %.4f ms faster than the sum of their layers: the per-layer timings "
                            "overstate (too little warm-up, or load while the layers were timed); predictions include "
                            "this negative overhead", -table.overhead_ms)
-    return table
-
+    return table, [summarize(samples[f"subnet:{i}"], config.statistic) for i in range(len(archs))]

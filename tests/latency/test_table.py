@@ -193,6 +193,10 @@ def test_measure_config_validation_and_statistics():
         MeasureConfig(statistic="p100")
     with pytest.raises(raynas.ConfigError, match="valid keys"):
         MeasureConfig.from_dict({"repeat": 3})
+    with pytest.raises(raynas.ConfigError, match="timer must be one of"):
+        MeasureConfig(timer="sundial")
+    with pytest.raises(raynas.ConfigError, match="threads=1"):
+        MeasureConfig(timer="thread_cpu", threads=2)
     values = [5.0, 1.0, 3.0, 2.0, 4.0]
     assert summarize(values, "median") == 3.0
     assert summarize(values, "min") == 1.0
@@ -218,6 +222,7 @@ def test_measure_table_times_every_layer_and_records_the_device(tmp_path):
     path = table.save(tmp_path / "measured.json")
     loaded = LatencyTable.load(path, expect_device="current", on_mismatch="error")
     assert loaded.predict(space, space.largest()) == pytest.approx(table.predict(space, space.largest()))
+    assert MeasureConfig.from_table(loaded) == config  # subnets can be timed exactly as the table was
 
 
 @pytest.mark.gpu
