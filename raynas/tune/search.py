@@ -83,7 +83,8 @@ def _make_history_callback(path: Path, metric: str, mode: str, total: int, progr
             metrics = {k: v for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
                        and k not in _TUNE_BOOKKEEPING}
             row = {"trial_id": trial.trial_id, "status": status, "arch": dict(trial.config),
-                   "wall_time_s": time.monotonic() - self.started, **metrics, "error": error or ""}
+                   "wall_time_s": time.monotonic() - self.started, **metrics,
+                   "node_id": str(result.get("node_id") or ""), "error": error or ""}  # node: where it ran
             self.rows.append(row)
             _append_csv(path, row)
             value = metrics.get(metric)
@@ -150,7 +151,7 @@ def read_history(path: str | os.PathLike) -> list[dict[str, Any]]:
             for key, value in raw.items():
                 if key == "arch":
                     row[key] = json.loads(value)
-                elif key in ("trial_id", "status", "error"):
+                elif key in ("trial_id", "status", "error", "node_id"):
                     row[key] = value
                 else:
                     try:
@@ -311,7 +312,8 @@ def search(
     history = read_history(history_path) if history_path.exists() else []
     best_row = _best(history, metric, mode)
     best_arch = best_row["arch"] if best_row else None
-    best_metrics = ({k: v for k, v in best_row.items() if k not in ("arch", "status", "error")} if best_row else {})
+    best_metrics = ({k: v for k, v in best_row.items() if k not in ("arch", "status", "error", "node_id")}
+                    if best_row else {})
     (out / BEST_FILE).write_text(json.dumps({"arch": best_arch, "metrics": best_metrics, "metric": metric,
                                              "mode": mode}, indent=2))
     logger.info("search finished: %d trials (%d failed) in %.1fs; best %s = %s", len(history),
