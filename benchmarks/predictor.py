@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import logging
 import os
 import random
@@ -249,6 +250,9 @@ def main() -> None:
     parser.add_argument("--search-trials", type=int, default=300)
     parser.add_argument("--verify-top", type=int, default=5)
     parser.add_argument("--skip-search", action="store_true")
+    parser.add_argument("--predictor-results", default=None,
+                        help="JSON file for part 1's numbers: read when it exists, else written (to run part 1 "
+                             "without Ray and part 2 later)")
     parser.add_argument("--notes", default="")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "predictor.md"))
     args = parser.parse_args()
@@ -262,7 +266,17 @@ def main() -> None:
     space = search_spaces.get(info["space"], **info["space_kwargs"])
     evaluator = SupernetEvaluator(args.checkpoint, threads=1)
     rows, pairs_source = get_pairs(args, space, evaluator)
-    results, baselines, pool, test = part_predictor(args, space, rows)
+    cache = Path(args.predictor_results) if args.predictor_results else None
+    if cache is not None and cache.exists():
+        saved = json.loads(cache.read_text())
+        results, baselines = saved["results"], saved["baselines"]
+        ok = [r for r in rows if "error" not in r]
+        pool, test = ok[: -args.holdout], ok[-args.holdout :]
+        logger.info("part 1 results read from %s", cache)
+    else:
+        results, baselines, pool, test = part_predictor(args, space, rows)
+        if cache is not None:
+            cache.write_text(json.dumps({"results": results, "baselines": baselines}))
     table, table_source, searches = None, "", []
     if not args.skip_search:
         table, table_source = get_table(args, space)

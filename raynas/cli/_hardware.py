@@ -199,7 +199,10 @@ def verify(args: argparse.Namespace, space: Any, result: Any) -> None:
     evaluator = SupernetEvaluator(args.checkpoint, dataset=dataset, data_dir=getattr(args, "data_dir", None), threads=1)
     rows = verify_top(result.history, evaluator, args.verify_top, space=space, metric=result.metric,
                       mode=result.mode, concurrency=args.concurrency, address=args.address)
-    table = load_table(args) if getattr(args, "latency_table", None) else None
+    from raynas.latency import LatencyTable
+
+    # Already device-checked when the search loaded it; _time_candidates times only on the same device.
+    table = LatencyTable.load(args.latency_table) if getattr(args, "latency_table", None) else None
     budget = getattr(args, "max_latency_ms", None)
     if table is not None:
         _time_candidates(args, space, table, rows)
