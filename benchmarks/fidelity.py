@@ -10,6 +10,11 @@ range of a seeded sample) are then
 - trained alone from scratch (``raynas.train.train_standalone``: the same recipe and
   epochs as the supernet) with every seed, as Ray tasks, one CPU each.
 
+``--backend processes`` runs the very same training loop without Ray (the supernets through
+``raynas.train.train_in_process``, one worker, which computes what a one-worker Ray Train
+job computes) and everything in a pool of ``--cpus`` processes, so that a long benchmark on
+a shared machine does not hold a Ray instance for its whole run.
+
 Reported: Kendall tau (``scipy.stats.kendalltau``, tau-b) between each supernet's ranking
 and the stand-alone ranking (mean over seeds), on validation accuracy and on validation
 loss; the seed-to-seed ceiling (stand-alone seed 0 vs seed 1 on the same subnets, in the
@@ -70,6 +75,19 @@ def select_subnets(space: Any, count: int, seed: int, pool_size: int = 2000) -> 
     return [space.smallest()] + sorted(picks, key=space.flops) + [space.largest()]
 
 
+def _train_supernet(config: TrainConfig, directory: str) -> tuple[str, list[dict[str, Any]]]:
+    """One supernet through the training loop in this process; returns (supernet file, history)."""
+    import shutil
+
+    from raynas.train import train_in_process
+
+    if os.path.exists(directory):
+        shutil.rmtree(directory)
+    history = train_in_process(config, directory)
+    last = sorted(Path(directory).glob("checkpoint_*"))[-1]
+    return str(last / "supernet.pt"), history
+
+
 def kendall(a: list[float], b: list[float]) -> float:
     from scipy.stats import kendalltau
 
@@ -79,60 +97,88 @@ def kendall(a: list[float], b: list[float]) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
-    parser.add_argument("--epochs", type=int, default=12, help="supernet epochs, the same for every method")
+    parser.add_argument("--epochs", type=int, default=8, help="supernet epochs, the same for every method")
+    parser.add_argument("--resolutions", type=int, nargs="+", default=[8, 12, 16],
+                        help="the tiny space's resolutions (its own default: 12 16 20; digits are 8 px)")
     parser.add_argument("--standalone-epochs", type=int, default=None, help="default: --epochs")
     parser.add_argument("--subnets", type=int, default=20)
     parser.add_argument("--seeds", type=int, default=2, help="stand-alone seeds per subnet (>= 2 for the ceiling)")
     parser.add_argument("--workers", type=int, default=1, help="Ray Train workers per supernet")
     parser.add_argument("--lr", type=float, default=TrainConfig.lr)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--cpus", type=int, default=None, help="CPUs of the local Ray (default: all)")
+    parser.add_argument("--cpus", type=int, default=None, help="CPUs of the local Ray or the process pool (default: all)")
+    parser.add_argument("--backend", choices=["ray", "processes"], default="ray",
+                        help="ray: Ray Train jobs and Ray tasks; processes: the same loop in a process pool, no Ray")
     parser.add_argument("--seed", type=int, default=0, help="seeds the data split, the subnet choice and training")
     parser.add_argument("--work-dir", default=None, help="where supernets go (default: a temporary folder)")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "fidelity.md"))
     args = parser.parse_args(argv)
     if args.seeds < 2:
         parser.error("--seeds must be >= 2: the seed-to-seed ceiling needs two stand-alone runs per subnet")
+    if args.backend == "processes" and args.workers != 1:
+        parser.error("--backend processes trains each supernet with one worker; drop --workers or use --backend ray")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger("ray").setLevel(logging.WARNING)
 
-    import ray
-
-    from raynas._ray import init_ray
     from raynas.evaluate.supernet import SupernetEvaluator
-    from raynas.train import train, train_standalone
+    from raynas.train import train_standalone
 
     started = time.time()
-    space = search_spaces.get("tiny")
+    space_kwargs = {"resolutions": list(args.resolutions)}
+    space = search_spaces.get("tiny", **space_kwargs)
     subnets = select_subnets(space, args.subnets, args.seed)
-    common = dict(space="tiny", dataset="digits", epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+    common = dict(space="tiny", space_kwargs=space_kwargs, dataset="digits", epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                   seed=args.seed, num_workers=args.workers)
     standalone_config = TrainConfig(**{**common, "epochs": args.standalone_epochs or args.epochs, "num_workers": 1})
 
-    init_ray(num_cpus=args.cpus)
-    remote = ray.remote(num_cpus=1)(train_standalone)
-    pending = {(i, s): remote.remote(standalone_config, arch, seed=1000 + s)
-               for s in range(args.seeds) for i, arch in enumerate(subnets)}
-    logger.info("%d stand-alone trainings submitted (%d subnets x %d seeds, %d epochs)", len(pending),
-                len(subnets), args.seeds, standalone_config.epochs)
-
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="fidelity-"))
+    jobs = [(i, s) for s in range(args.seeds) for i in range(len(subnets))]
+    configs = {method: TrainConfig(**common, method=method) for method in args.methods}
+    if args.backend == "ray":
+        import ray
+
+        from raynas._ray import init_ray
+        from raynas.train import train
+
+        init_ray(num_cpus=args.cpus)
+        remote = ray.remote(num_cpus=1)(train_standalone)
+        pending = [remote.remote(standalone_config, subnets[i], seed=1000 + s) for i, s in jobs]
+        logger.info("%d stand-alone trainings submitted (%d subnets x %d seeds, %d epochs)", len(pending),
+                    len(subnets), args.seeds, standalone_config.epochs)
+        checkpoints, histories = {}, {}
+        for method, config in configs.items():
+            result = train(config, work / method, overwrite=True)
+            checkpoints[method], histories[method] = result.checkpoint, result.history
+            logger.info("%s trained", method)
+        standalone_results = ray.get(pending)
+    else:
+        import concurrent.futures
+        import multiprocessing
+
+        processes = args.cpus or os.cpu_count() or 1
+        with concurrent.futures.ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+            supernet_futures = {method: pool.submit(_train_supernet, config, str(work / method))
+                                for method, config in configs.items()}
+            futures = [pool.submit(train_standalone, standalone_config, subnets[i], seed=1000 + s) for i, s in jobs]
+            logger.info("%d supernets and %d stand-alone trainings submitted to %d processes", len(configs),
+                        len(futures), processes)
+            checkpoints, histories = {}, {}
+            for method, future in supernet_futures.items():
+                checkpoints[method], histories[method] = future.result()
+                logger.info("%s trained", method)
+            standalone_results = [f.result() for f in futures]
+    standalone = dict(zip(jobs, standalone_results))
+
     supernet: dict[str, list[dict[str, float]]] = {}
     timings: dict[str, float] = {}
     finals: dict[str, dict[str, Any]] = {}
     for method in args.methods:
-        config = TrainConfig(**common, method=method)
-        t0 = time.time()
-        result = train(config, work / method, overwrite=True)
-        timings[method] = sum(row["epoch_time_s"] for row in result.history)
-        finals[method] = result.final_metrics
-        evaluator = SupernetEvaluator(result.checkpoint, dataset="digits", seed=args.seed, threads=1)
+        timings[method] = sum(row["epoch_time_s"] for row in histories[method])
+        finals[method] = histories[method][-1]
+        evaluator = SupernetEvaluator(checkpoints[method], dataset="digits", seed=args.seed, threads=1)
         supernet[method] = [evaluator(arch) for arch in subnets]
-        logger.info("%s: trained in %.0f s (%.0f s in epochs), evaluated %d subnets", method, time.time() - t0,
-                    timings[method], len(subnets))
+        logger.info("%s: %.0f s in training epochs; evaluated %d subnets", method, timings[method], len(subnets))
 
-    results = ray.get(list(pending.values()))
-    standalone = {key: value for key, value in zip(pending, results)}
     per_seed = [[standalone[(i, s)] for s in range(args.seeds)] for i in range(len(subnets))]
     mean_acc = [statistics.fmean(r["accuracy"] for r in runs) for runs in per_seed]
     mean_loss = [statistics.fmean(r["loss"] for r in runs) for runs in per_seed]
@@ -182,10 +228,11 @@ def _report(args, standalone_config, subnets, space, per_seed, mean_acc, superne
         + " ".join(sys.argv[1:]) + "`",
         f"on {platform.machine()} / {os.cpu_count()} CPUs (shared with other work), in {elapsed / 60:.0f} min.",
         "",
-        f"- Supernets: {args.epochs} epochs each, batch {args.batch_size} per worker, {args.workers} Ray Train "
-        f"worker(s), lr {args.lr}, every other setting at its `TrainConfig` default.",
+        f"- Supernets: {args.epochs} epochs each, batch {args.batch_size} per worker, {args.workers} worker(s), "
+        f"lr {args.lr}, every other setting at its `TrainConfig` default; backend `{args.backend}`.",
         f"- Stand-alone: the same recipe for {standalone_config.epochs} epochs, {args.seeds} seeds per subnet, "
         f"{standalone_time / 60:.0f} CPU-min in all.",
+        f"- Space: `tiny` with resolutions {list(args.resolutions)}.",
         f"- {len(subnets)} subnets: the smallest, the largest, and {len(subnets) - 2} spread over the FLOPs "
         "quantiles of a seeded sample.",
         "- Supernet accuracy: inherited weights, BN re-calibrated on 4 training batches of 128; validation "

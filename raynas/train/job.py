@@ -77,10 +77,12 @@ def train(
         run = json.loads((out / RUN_FILE).read_text()) if (out / RUN_FILE).exists() else {}
         name = run.get("name", "train")
         storage = os.path.abspath(storage_path) if storage_path else run.get("storage_path", str((out / "ray").resolve()))
+    elif storage_path is None:  # out_dir/ray/train, fresh: prepare_out_dir emptied out_dir
+        name, storage = "train", str((out / "ray").resolve())
     else:
-        # A unique run name: Ray Train silently resumes a run whose name and storage it finds.
+        # A shared storage: a unique name, as Ray Train silently resumes a run whose name it finds there.
         name = f"train-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-        storage = os.path.abspath(storage_path) if storage_path else str((out / "ray").resolve())
+        storage = os.path.abspath(storage_path)
     (out / "train_config.json").write_text(json.dumps({**config.to_dict(), "stop_after_epoch": None}, indent=2))
     (out / RUN_FILE).write_text(json.dumps({"name": name, "storage_path": storage}, indent=2))
 

@@ -17,6 +17,7 @@ import random
 import shutil
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -249,7 +250,9 @@ def run_training(cfg: TrainConfig, session: Any) -> list[dict[str, Any]]:
                             f"{reason}; subnets of this step: {method.step_archs}"
                         )
                     logger.warning("epoch %d step %d skipped: %s", epoch + 1, index + 1, reason)
-                    scheduler.step()
+                    with warnings.catch_warnings():  # the schedule counts skipped steps too, on purpose
+                        warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
+                        scheduler.step()
                     continue
                 nonfinite_in_a_row = 0
                 if precision.scaler is not None:

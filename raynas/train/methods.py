@@ -85,7 +85,7 @@ class FlopsBucketSampler:
     buckets) it takes a pool member of that bucket, drawn uniformly, and counts a fallback.
     """
 
-    def __init__(self, space: Any, *, buckets: int, max_tries: int, seed: int, pool_size: int = 2000):
+    def __init__(self, space: Any, *, buckets: int, max_tries: int, seed: int, pool_size: int = 1000):
         if buckets < 1 or max_tries < 1 or pool_size < 1:
             raise ConfigError(f"buckets, max_tries and pool_size must be >= 1, got {buckets}, {max_tries}, {pool_size}")
         self.space = space

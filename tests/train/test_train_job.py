@@ -1,5 +1,7 @@
-"""A Ray Train run of the sandwich rule, and the supernet evaluator on its checkpoint."""
+"""Ray Train runs of the sandwich rule (2 workers, stopped and resumed), and the supernet
+evaluator on the checkpoint."""
 
+import json
 import math
 
 import pytest
@@ -7,19 +9,41 @@ import torch
 
 import raynas
 from raynas.nn import Supernet
-from raynas.train import TrainConfig, train
+from raynas.train import TrainConfig, train, train_in_process
+from raynas.train.job import RUN_FILE
+
+SMALL = {"dataset": "synthetic", "space_kwargs": {"resolutions": [6, 8]}, "batch_size": 32, "seed": 0}
 
 
 @pytest.fixture(scope="module")
-def trained(ray_session, tmp_path_factory):
+def stopped_and_resumed(ray_session, tmp_path_factory):
     out = tmp_path_factory.mktemp("train") / "run"
-    config = TrainConfig(dataset="synthetic", epochs=1, num_workers=2, batch_size=32, seed=0)
-    return train(config, out)
+    config = TrainConfig(**SMALL, epochs=2, num_workers=2, num_random=1)
+    first = train(TrainConfig.from_dict({**config.to_dict(), "stop_after_epoch": 1}), out)
+    run = json.loads((out / RUN_FILE).read_text())
+    # Settings other than stop_after_epoch come from the saved run, whatever is asked.
+    resumed = train(TrainConfig(dataset="synthetic", epochs=5, lr=0.5), out, resume=True)
+    return first, resumed, run
+
+
+@pytest.fixture(scope="module")
+def trained(stopped_and_resumed):
+    return stopped_and_resumed[1]
+
+
+def test_a_stopped_run_resumes_from_its_checkpoint(stopped_and_resumed):
+    first, resumed, run = stopped_and_resumed
+    assert first.epochs_done == 1 and [row["epoch"] for row in first.history] == [1]
+    assert resumed.epochs_done == 2 and [row["epoch"] for row in resumed.history] == [1, 2]
+    assert resumed.history[0] == first.history[0]  # the first epoch came from the checkpoint
+    assert json.loads((resumed.out_dir / RUN_FILE).read_text()) == run
+    saved = json.loads((resumed.out_dir / "train_config.json").read_text())
+    assert saved["epochs"] == 2 and saved["lr"] == TrainConfig.lr and saved["num_workers"] == 2
 
 
 def test_two_worker_epoch_produces_a_loadable_checkpoint(trained):
     assert trained.checkpoint.exists()
-    assert [row["epoch"] for row in trained.history] == [1]
+    assert [row["epoch"] for row in trained.history] == [1, 2]
     assert math.isfinite(trained.history[0]["loss_largest"])
     net = Supernet.load(trained.checkpoint)
     assert net.space.name == "tiny"
@@ -66,3 +90,27 @@ def test_search_on_the_trained_supernet(trained, tmp_path):
     for row in result.history:
         space.validate(row["arch"])
         assert row["status"] == "ok" and math.isfinite(row["accuracy"])
+
+
+def _weights(path) -> dict[str, torch.Tensor]:
+    return torch.load(path, weights_only=True)["state_dict"]
+
+
+@pytest.mark.slow
+def test_ray_resume_equals_uninterrupted_with_two_workers(ray_session, tmp_path):
+    config = TrainConfig(**SMALL, method="progressive", epochs=3, phase_epochs=(1, 1, 0, 0, 0, 1), num_workers=2)
+    full = train(config, tmp_path / "full")
+    train(TrainConfig.from_dict({**config.to_dict(), "stop_after_epoch": 2}), tmp_path / "split")
+    split = train(config, tmp_path / "split", resume=True)
+    a, b = _weights(full.checkpoint), _weights(split.checkpoint)
+    assert [k for k in a if not torch.equal(a[k], b[k])] == []
+
+
+@pytest.mark.slow
+def test_one_worker_ray_train_computes_what_train_in_process_computes(ray_session, tmp_path):
+    config = TrainConfig(**SMALL, method="uniform", epochs=2)
+    job = train(config, tmp_path / "ray")
+    train_in_process(config, tmp_path / "local")
+    a = _weights(job.checkpoint)
+    b = _weights(sorted((tmp_path / "local").glob("checkpoint_*"))[-1] / "supernet.pt")
+    assert [k for k in a if not torch.equal(a[k], b[k])] == []
