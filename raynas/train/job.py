@@ -18,7 +18,7 @@ from raynas._ray import init_ray
 from raynas.train.config import TrainConfig
 from raynas.train.loop import STATE_FILE, SUPERNET_FILE, train_loop_per_worker
 
-__all__ = ["train", "TrainResult", "RUN_FILE"]
+__all__ = ["train", "TrainResult", "RUN_FILE", "worker_error"]
 
 RUN_FILE = "train_run.json"
 
@@ -106,6 +106,9 @@ def train(
                 config.method, config.dataset, config.epochs, config.num_workers)
     result = trainer.fit()
     if result.error is not None:
+        cause = worker_error(result.error)
+        if cause is not None:  # a bad setting or a diverged run: the worker's own error, not Ray's wrapper
+            raise cause from result.error
         raise result.error
     if result.checkpoint is None:
         raise RuntimeError(f"training finished without a checkpoint under {storage}")
@@ -122,6 +125,19 @@ def train(
     logger.info("supernet written to %s", out / SUPERNET_FILE)
     return TrainResult(out_dir=out, checkpoint=out / SUPERNET_FILE, history=history,
                        ray_checkpoint=result.checkpoint.path, epochs_done=done)
+
+
+def worker_error(error: BaseException) -> BaseException | None:
+    """The first worker's raynas error (bad input) or ``FloatingPointError`` (too many non-finite
+    steps) inside a Ray Train failure, or None."""
+    from raynas.errors import RaynasError
+
+    failures = getattr(error, "worker_failures", None) or {}
+    for rank in sorted(failures):
+        for candidate in (failures[rank], getattr(failures[rank], "cause", None)):
+            if isinstance(candidate, (RaynasError, FloatingPointError)):
+                return candidate
+    return None
 
 
 def _write_history(path: Path, rows: list[dict[str, Any]]) -> None:

@@ -48,6 +48,7 @@ class RaySession:
 
         context = ray.train.get_context()
         self.rank, self.world_size = context.get_world_rank(), context.get_world_size()
+        self.local_rank = context.get_local_rank()
 
     def device(self, config: TrainConfig) -> torch.device:
         if not config.use_gpu:
@@ -83,7 +84,7 @@ class LocalSession:
     ``reports`` collects every reported metrics dict.
     """
 
-    rank, world_size = 0, 1
+    rank, world_size, local_rank = 0, 1, 0
 
     def __init__(self, directory: str | os.PathLike, *, resume: bool = False):
         self.directory = Path(directory)
@@ -167,7 +168,13 @@ def run_training(cfg: TrainConfig, session: Any) -> list[dict[str, Any]]:
     memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
 
     space = search_spaces.get(cfg.space, **cfg.space_kwargs)
-    data = load(cfg.dataset, seed=cfg.seed, data_dir=cfg.data_dir, download=cfg.download and rank == 0)
+    # With --download, the first worker of each node fetches the set while the others wait.
+    downloader = cfg.download and session.local_rank == 0
+    if cfg.download and world_size > 1 and not downloader:
+        dist.barrier()
+    data = load(cfg.dataset, seed=cfg.seed, data_dir=cfg.data_dir, download=downloader)
+    if cfg.download and world_size > 1 and downloader:
+        dist.barrier()
     torch.manual_seed(cfg.seed)  # identical initial weights on every worker
     net = space.build_supernet(num_classes=data.num_classes)
     precision = Precision.for_config(cfg, device)

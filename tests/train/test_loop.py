@@ -110,3 +110,24 @@ def test_standalone_training_is_seeded_and_reports_metrics(fast_config):
     again = train_standalone(config, arch, seed=3)
     assert 0.0 <= first["accuracy"] <= 100.0 and np.isfinite(first["loss"]) and first["flops"] > 0
     assert (first["accuracy"], first["loss"]) == (again["accuracy"], again["loss"])
+
+
+def test_a_workers_own_error_is_raised_instead_of_rays_wrapper():
+    from ray.train import WorkerGroupError
+
+    from raynas import ConfigError
+    from raynas.train.job import worker_error
+
+    bad = ConfigError("data set 'cifar10' not found; download it with --download")
+    assert worker_error(WorkerGroupError("boom", {1: bad, 0: RuntimeError("lost")})) is bad
+    assert worker_error(WorkerGroupError("boom", {0: RuntimeError("lost")})) is None
+    assert worker_error(RuntimeError("not from workers")) is None
+
+
+def test_mixed_precision_choices(fast_config):
+    from raynas import ConfigError
+    from raynas.train import Precision
+
+    assert Precision.for_config(fast_config(), torch.device("cpu")).dtype is None
+    with pytest.raises(ConfigError, match="amp is supported on 'cuda' and 'cpu' devices, got 'meta'"):
+        Precision.for_config(fast_config(amp=True), torch.device("meta"))
