@@ -18,7 +18,6 @@ import os
 import torch
 
 import raynas
-import search_spaces
 from raynas.data import load
 from raynas.export import export_subnet
 from raynas.train import TrainConfig, train

@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 FORMATS = ("state_dict", "torchscript", "onnx")
 SUBNET_FORMAT = "raynas.subnet"
-_ONNX_HINT = "pip install onnx onnxscript (or pip install 'raynas[onnx]')"
+_ONNX_HINT = "pip install onnx onnxscript (or pip install 'raynas[onnx]' onnxscript)"
 
 
 class ExportResult(dict):

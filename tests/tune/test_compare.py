@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import math
@@ -18,12 +19,18 @@ import search_spaces
 from raynas.cli.main import main
 from raynas.errors import ConfigError
 from raynas.report.plots import pixel_size
+from raynas.report.progress import Progress
 from raynas.tune.compare import compare
 
 NB201_TABLE = (Path(__file__).parents[2] / ".." / "shared" / "benchmarks" / "nb201" / "nb201.csv").resolve()
 logging.getLogger("optuna").setLevel(logging.WARNING)
 
 needs_table = pytest.mark.skipif(not NB201_TABLE.exists(), reason=f"NAS-Bench-201 table not found at {NB201_TABLE}")
+
+class _Tty(io.StringIO):
+    def isatty(self):
+        return True
+
 
 STRATEGIES = ("random", "evolution")
 SEEDS = (0, 1)
@@ -130,8 +137,10 @@ def test_an_occupied_folder_is_refused_without_overwrite(compared, capsys):
 def test_multi_objective_compare_returns_the_pareto_set(ray_session, tmp_path):
     space = search_spaces.get("nb201")
     evaluator = raynas.TableEvaluator(NB201_TABLE, signal="cifar10_val_12ep")
+    terminal = _Tty()
+    progress = Progress(3 * 6, enabled=True, stream=terminal, min_interval=0)
     result = compare(space, evaluator, ["tpe", "evolution", "random"], seeds=[0], num_samples=6, max_concurrent=2,
-                     objectives="accuracy:max,flops:min", out_dir=tmp_path / "mo", progress=False,
+                     objectives="accuracy:max,flops:min", out_dir=tmp_path / "mo", progress=progress,
                      strategy_options={"evolution": {"population_size": 3}, "tpe": {"n_startup_trials": 3}})
     rows = [r for r in result.results if r["status"] == "ok"]
     assert len(result.results) == 3 * 6
@@ -144,6 +153,9 @@ def test_multi_objective_compare_returns_the_pareto_set(ray_session, tmp_path):
     assert set(result.pareto_by_strategy) == {"tpe", "evolution", "random"}
     with open(tmp_path / "mo" / "pareto.csv", newline="") as f:
         assert len(list(csv.DictReader(f))) == len(result.pareto)
+    lines = terminal.getvalue().split("\r")
+    assert len(lines) > 18 and "[random seed 0] trials 18/18 | best scalarized" in lines[-1]
+    assert "[tpe seed 0] trials 6/18 | best accuracy" in terminal.getvalue()
     report = (tmp_path / "mo" / "report.md").read_text()
     assert "NSGA-II" in report and "Optuna multi-objective TPE" in report and "Pareto set" in report
 
