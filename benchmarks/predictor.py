@@ -202,8 +202,9 @@ def _search_section(args, table_source, table, pool, searches) -> list[str]:
     lines = [
         "## Search under a latency budget, verified on the supernet and by measurement",
         "",
-        f"- Latency table: {table_source}; {len(table)} entries, overhead {table.overhead_ms:+.3f} ms, statistic "
-        f"{table.settings.get('statistic')}, {table.settings.get('threads')} thread, batch "
+        f"- Latency table: {table_source}; {len(table)} entries, overhead {table.overhead_ms:+.3f} ms, timer "
+        f"{table.settings.get('timer', 'wall')}, statistic {table.settings.get('statistic')}, "
+        f"{table.settings.get('threads')} thread, batch "
         f"{table.settings.get('batch_size')}, on {table.device.get('name')}.",
         f"- Search: `raynas.search(space, PredictorEvaluator(predictor, table), strategy={args.strategy!r}, "
         f"num_samples={args.search_trials}, max_concurrent=4, constraints=Constraints(max_latency_ms=budget, "
