@@ -20,7 +20,8 @@ hardware-aware workflow (once-for-all style), for a supernet trained with
 `raynas train --space tiny --dataset digits --out runs/sn`:
 
   1. measure  raynas latency measure --space tiny --device cpu --out tiny-cpu.json
-              (times every layer configuration at every resolution on this device)
+              (times every layer configuration at every resolution on this device; on a
+              machine shared with other work add --timer thread_cpu --statistic p10)
   2. fit      raynas predictor fit --checkpoint runs/sn --num-pairs 300 --out pred.pt
               (evaluates 300 random subnets on the supernet as Ray tasks, trains the MLP)
   3. search   raynas search --evaluator predictor --predictor pred.pt \\
@@ -30,6 +31,7 @@ hardware-aware workflow (once-for-all style), for a supernet trained with
               subnets are re-evaluated on the supernet and timed on this device
               (runs/hw/verified.json, runs/hw/verified_best.json)
   5. export   raynas export --checkpoint runs/sn --arch runs/hw/verified_best.json --out subnet.pt
+              (TorchScript by default: torch.jit.load("subnet.pt") runs it without raynas)
 """
 
 def _progress(what: str) -> Callable[[int, int], None]:
