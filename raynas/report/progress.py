@@ -90,7 +90,11 @@ class Progress:
                 progress.clear_line()
                 return True
 
-        for handler in logging.getLogger().handlers:
+        loggers = [logging.getLogger()] + [
+            logger for logger in logging.Logger.manager.loggerDict.values() if isinstance(logger, logging.Logger)
+        ]  # Ray's loggers have handlers of their own
+        handlers = {id(h): h for logger in loggers for h in logger.handlers}.values()
+        for handler in handlers:
             if getattr(handler, "stream", None) is self.stream:
                 line_filter = _ClearLine()
                 handler.addFilter(line_filter)

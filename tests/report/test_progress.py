@@ -81,3 +81,22 @@ def test_log_records_wipe_the_line_first():
         assert not handler.filters
     finally:
         root.removeHandler(handler)
+
+
+def test_handlers_of_other_loggers_are_watched_too():
+    import logging
+
+    stream = _Tty()
+    handler = logging.StreamHandler(stream)
+    own = logging.getLogger("raynas.test.own_handler")
+    own.addHandler(handler)
+    own.propagate = False
+    try:
+        progress = Progress(3, enabled=True, stream=stream, min_interval=0)
+        progress.trial_done(1.0)
+        own.warning("from a library logger")
+        text = stream.getvalue()
+        assert text.index("from a library logger") > text.rindex("\r")
+        progress.close()
+    finally:
+        own.removeHandler(handler)
