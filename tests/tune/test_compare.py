@@ -197,3 +197,24 @@ def test_help_says_which_strategy_does_what(capsys):
         main(["compare", "--help"])
     text = capsys.readouterr().out
     assert "NSGA-II" in text and "multi-objective TPE" in text and "weighted sum" in text
+
+
+def test_cli_builds_the_same_evaluators_as_search(tmp_path):
+    """--checkpoint: the supernet evaluator on the data set it was trained on; --benchmark: the table."""
+    import argparse
+
+    from raynas.cli._compare import _evaluator
+    from raynas.evaluate.supernet import SupernetEvaluator
+
+    net = search_spaces.get("tiny").build_supernet(num_classes=10)
+    net.save(tmp_path / "sn", train_config={"dataset": "synthetic"})
+    base = {"benchmark": None, "checkpoint": None, "dataset": None, "table": None, "data_dir": None}
+    space, evaluator = _evaluator(argparse.Namespace(**{**base, "checkpoint": str(tmp_path / "sn")}))
+    assert space.name == "tiny" and isinstance(evaluator, SupernetEvaluator) and evaluator.dataset == "synthetic"
+    with pytest.raises(ConfigError, match="--table applies to --benchmark only"):
+        _evaluator(argparse.Namespace(**{**base, "checkpoint": str(tmp_path / "sn"), "table": "t.csv"}))
+    if NB201_TABLE.exists():
+        space, evaluator = _evaluator(argparse.Namespace(**{**base, "benchmark": "nb201", "dataset": "cifar100",
+                                                            "table": str(NB201_TABLE)}))
+        assert space.name == "nb201" and evaluator.signal == "cifar100_val_12ep"
+        assert evaluator.test_column == "cifar100_test_200ep"
