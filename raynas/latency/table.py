@@ -16,7 +16,6 @@ import json
 import logging
 import math
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Mapping
@@ -24,6 +23,7 @@ from typing import Any, Mapping
 from raynas.errors import RaynasError
 from raynas.latency._device import describe_device, device_differences
 from raynas.latency._layers import LayerConfig, subnet_layers
+from raynas._io import atomic_write
 
 __all__ = ["LatencyTable", "LatencyTableError", "DeviceMismatch", "TABLE_FORMAT", "TABLE_VERSION", "ON_MISMATCH"]
 
@@ -187,17 +187,9 @@ class LatencyTable:
     def save(self, path: str | os.PathLike) -> Path:
         """Write the table as JSON (atomically); return the path."""
         target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".latency-", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(self.to_dict(), f, indent=1)
-                f.write("\n")
-            os.replace(tmp, target)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with atomic_write(target, "w") as f:
+            json.dump(self.to_dict(), f, indent=1)
+            f.write("\n")
         return target
 
     @classmethod

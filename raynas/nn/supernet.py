@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import tempfile
 from typing import Any, Mapping
 
 import torch
@@ -12,6 +11,7 @@ from torch import nn
 
 from raynas.errors import ConfigError, InvalidCheckpoint
 from raynas.nn.bn import bn_layers
+from raynas._io import atomic_write
 
 __all__ = ["Supernet", "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "CHECKPOINT_FILENAME"]
 
@@ -122,17 +122,8 @@ class Supernet(nn.Module):
             "meta": dict(meta),
         }
         target = _checkpoint_file(path)
-        directory = os.path.dirname(os.path.abspath(target))
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".supernet-", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                torch.save(payload, f)
-            os.replace(tmp, target)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with atomic_write(target) as f:
+            torch.save(payload, f)
         return target
 
     @staticmethod

@@ -12,13 +12,13 @@ import json
 import logging
 import os
 import random
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from raynas.constraints import Constraints
 from raynas.errors import ConfigError
+from raynas._io import atomic_write
 
 __all__ = ["sample_archs", "evaluate_archs", "save_pairs", "load_pairs", "PAIRS_FORMAT"]
 
@@ -154,16 +154,8 @@ def save_pairs(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]], *, sp
     payload = {"format": PAIRS_FORMAT, "version": 1, "space": space.name, "space_kwargs": dict(space.kwargs),
                "meta": dict(meta or {}), "rows": [dict(r) for r in rows]}
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".pairs-", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(target, "w") as f:
+        json.dump(payload, f)
     return target
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -19,6 +18,7 @@ import torch
 from torch import nn
 
 from raynas.errors import ConfigError, InvalidCheckpoint
+from raynas._io import atomic_write
 
 __all__ = ["AccuracyPredictor", "PREDICTOR_FORMAT", "PREDICTOR_VERSION"]
 
@@ -133,16 +133,8 @@ class AccuracyPredictor(nn.Module):
             "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
         }
         target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".predictor-", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                torch.save(payload, f)
-            os.replace(tmp, target)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with atomic_write(target) as f:
+            torch.save(payload, f)
         return target
 
     @classmethod
