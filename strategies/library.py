@@ -86,7 +86,7 @@ def nevergrad(
     space: Any,
     seed: int = 0,
     constraints: Constraints | None = None,
-    optimizer: str = "DiscreteOnePlusOne",
+    optimizer: str = "PortfolioDiscreteOnePlusOne",
     num_workers: int = 1,
     max_retries: int = 100,
     infeasible: str = "penalty",

@@ -65,13 +65,23 @@ def _case(case: str):
     return space, (_midway_flops(space) if constrained else None)
 
 
+# Small populations and grids, so 16 trials reach the strategies' later phases (children, fine grid).
+OPTIONS = {"evolution": {"population_size": 6}, "grid": {"coarse_max": 6}}
+
+
+def _num_trials(name: str, space) -> int:
+    # nevergrad's own ask/tell costs about 0.1 s on spaces of 50+ choices; fewer trials keep the suite fast
+    return 6 if name == "nevergrad" and len(space.choices) > 30 else 16
+
+
 @pytest.mark.parametrize("check", testing.CHECKS, ids=lambda c: c.__name__.removeprefix("check_"))
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("name", strategies.available())
 def test_contract(name, case, check):
     space, constraints = _case(case)
     try:
-        check(name, space, constraints=constraints, num_trials=16)
+        check(name, space, constraints=constraints, num_trials=_num_trials(name, space),
+              options=OPTIONS.get(name))
     except testing.NotApplicable as exc:
         pytest.skip(str(exc))
 
