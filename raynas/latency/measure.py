@@ -355,14 +355,19 @@ def measure_table_and_subnets(
     if calibration:
         measured = [summarize(samples[f"calibration:{i}"], config.statistic) for i in range(len(calibration))]
         residuals = [m - table.predict(space, a, overhead=False) for m, a in zip(measured, calibration)]
-        table.overhead_ms = statistics.median(residuals)
+        median_residual = statistics.median(residuals)
+        # A whole subnet cannot run faster than its layers: a negative residual means the
+        # per-layer timings overstate (load or too little warm-up while they were timed).
+        # It is recorded and reported, but not applied, so predictions stay positive sums.
+        table.overhead_ms = max(0.0, median_residual)
         table.settings["overhead_calibration"] = {
             "subnets": len(calibration), "seed": config.seed + 1, "residuals_ms": [round(r, 5) for r in residuals],
+            "median_residual_ms": round(median_residual, 5),
         }
         logger.info("constant overhead: %.4f ms (median residual over %d whole subnets)", table.overhead_ms,
                     len(calibration))
-        if table.overhead_ms < 0:
+        if median_residual < 0:
             logger.warning("the whole subnets ran %.4f ms faster than the sum of their layers: the per-layer timings "
-                           "overstate (too little warm-up, or load while the layers were timed); predictions include "
-                           "this negative overhead", -table.overhead_ms)
+                           "overstate (too little warm-up, or load while the layers were timed); the overhead term "
+                           "is set to 0 instead; re-measure with more repeats or --timer thread_cpu", -median_residual)
     return table, [summarize(samples[f"subnet:{i}"], config.statistic) for i in range(len(archs))]
