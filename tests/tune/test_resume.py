@@ -36,7 +36,7 @@ SPACE = search_spaces.ChoiceSpace({"a": tuple(range(6)), "b": tuple(range(6)), "
 
 # Seeded strategies whose whole state is restored: the resumed run equals an uninterrupted one.
 EXACT = {"random", "evolution", "reinforce", "grid", "tpe", "nevergrad"}
-FAST = {"evolution", "tpe"}  # the rest run under -m slow to keep the default suite short
+FAST = {"evolution"}  # the rest run under -m slow to keep the default suite short
 
 
 def _rows(path):
