@@ -36,7 +36,9 @@ def coarse_axes(choices: Mapping[str, Sequence[Any]]) -> list[list[dict[str, Any
       ``s{i}.b{j}.expand``): one axis per stage whose assignments set the depth, the width,
       every block's kernel and every block's expand ratio each to its smallest or largest
       value, the same across the stage's blocks (2^k patterns for k attributes present).
-    - Any other key: its first, middle and last value.
+    - Any other numeric key: its first, middle and last value (numbers are ordered, so
+      these span the range); a key whose values are strings (unordered, e.g. the
+      operations of a cell): every value.
 
     The grid is the product of the axes.
     """
@@ -51,6 +53,8 @@ def coarse_axes(choices: Mapping[str, Sequence[Any]]) -> list[list[dict[str, Any
             stages.setdefault(int(block.group(1)), {}).setdefault(block.group(3), []).append(key)
         elif key == "resolution":
             axes.append([{key: v} for v in _spread(values, _RESOLUTIONS)])
+        elif all(isinstance(v, str) for v in values):
+            axes.append([{key: v} for v in values])  # unordered (e.g. operations): every value
         else:
             axes.append([{key: v} for v in _spread(values, 3)])
     for index in sorted(stages):
@@ -73,7 +77,7 @@ class GridStrategy(Strategy):
     """Coarse-to-fine grid search, as BigNAS selects its children.
 
     1. **Coarse**: the grid of :func:`coarse_axes` (resolution x stage-wise min/max
-       patterns, or first/middle/last values of every key of a plain space), in
+       patterns; first/middle/last values of other numeric keys, every value of string keys), in
        lexicographic order, keeping feasible architectures only. When the grid has more
        than ``coarse_max`` points, the all-smallest and all-largest points are kept and the
        rest is a uniform sample (drawn with the strategy's seeded generator) of grid

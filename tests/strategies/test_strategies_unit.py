@@ -282,10 +282,11 @@ def test_coarse_axes_use_stage_wise_patterns_and_spread_resolutions():
             assert len(kernels) == 1 and kernels <= {3, 7} and len(expands) == 1 and expands <= {2, 6}
 
 
-def test_coarse_axes_of_a_plain_space_take_first_middle_last():
-    axes = coarse_axes(NB201.choices)
-    assert all([p["edge.1<-0"] for p in axes[0]] == ["none", "nor_conv_1x1", "avg_pool_3x3"] for _ in [0])
-    assert len(axes) == 6
+def test_coarse_axes_of_a_plain_space_take_first_middle_last_numbers_and_every_string():
+    axes = coarse_axes({"n": (1, 2, 3, 4, 5, 6), "op": ("a", "b", "c", "d")})
+    assert [p["n"] for p in axes[0]] == [1, 3, 6]
+    assert [p["op"] for p in axes[1]] == ["a", "b", "c", "d"]
+    assert len(coarse_axes(NB201.choices)) == 6
 
 
 def test_grid_is_coarse_then_waits_then_fine_around_the_best_then_finished():
