@@ -10,7 +10,8 @@ Paths, all reported separately in the output:
 - ``--direct``: every registered strategy driven in-process through the very searcher
   ``strategies.get`` builds, under ``ConcurrencyLimiter(max_concurrent=--concurrency)``
   (default 4, as ``raynas.search``), with trials completed first-in-first-out. No Ray
-  cluster; deterministic.
+  cluster; deterministic. ``tpe`` also runs with one trial in flight, where it asks
+  Optuna exactly what the direct Optuna loop asks.
 - ``--tune``: every registered strategy through ``raynas.search`` (Ray Tune, local Ray,
   ``max_concurrent=4``). Each seed runs once at the largest budget; the result at a
   smaller budget is read from the first N trials of its history (completion order).
@@ -122,7 +123,7 @@ def run_tune(name: str, space: Any, evaluator: TableEvaluator, budget: int, seed
     import raynas
 
     result = raynas.search(space, evaluator, strategy=name, num_samples=budget, max_concurrent=4, seed=seed,
-                           out_dir=os.path.join(workdir, f"{name}-{seed}"), name=f"{name}-{seed}")
+                           out_dir=os.path.join(workdir, f"{name}-{seed}"), name=f"{name}-{seed}", progress=False)
     trace = []
     for row in result.history:
         if row.get("status", "ok") == "ok" and row.get("accuracy") is not None:
@@ -177,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--direct", action="store_true", help="run the strategies in-process (no Ray cluster)")
     parser.add_argument("--tune", action="store_true", help="run the strategies through raynas.search")
     parser.add_argument("--budgets", type=int, nargs="+", default=[100, 300])
-    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 for the direct runs")
+    parser.add_argument("--tune-seeds", type=int, default=None, help="seeds for --tune (default: --seeds)")
     parser.add_argument("--strategies", nargs="+", default=None, help="default: strategies.available()")
     parser.add_argument("--concurrency", type=int, default=4, help="trials in flight in --direct mode")
     parser.add_argument("--nevergrad-optimizer", default="PortfolioDiscreteOnePlusOne")
@@ -200,11 +202,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     sections = []
 
-    def collect(label: str, run: Callable[[int, int], list], per_budget: bool):
+    def collect(label: str, run: Callable[[int, int], list], per_budget: bool, run_seeds=seeds):
         regrets = {b: [] for b in budgets}
         queries = {b: [] for b in budgets}
         t0 = time.time()
-        for seed in seeds:
+        for seed in run_seeds:
             traces = {b: run(b, seed) for b in budgets} if per_budget else dict.fromkeys(budgets, run(budgets[-1], seed))
             for b in budgets:
                 trace = traces[b][:b]
@@ -228,18 +230,26 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             rows[name], queries[name] = collect(
                 f"{name} (direct)", lambda b, s, n=name: run_direct(n, space, evaluator, b, s, args.concurrency), True)
+        if "tpe" in names and args.concurrency != 1:
+            # at one trial in flight, tpe asks Optuna exactly what the direct Optuna loop asks
+            label = "tpe, ConcurrencyLimiter(1)"
+            rows[label], queries[label] = collect(
+                label, lambda b, s: run_direct("tpe", space, evaluator, b, s, 1), True)
         sections.append((f"raynas strategies, direct (in-process searchers, ConcurrencyLimiter({args.concurrency}), "
                          "FIFO completion)", _table(rows, queries, budgets), _checks(rows, budgets, "", optuna_ref)))
     if args.tune:
         import raynas  # noqa: F401 - fails early if raynas.search is missing
 
         rows, queries = {}, {}
+        tune_seeds = list(range(args.tune_seeds if args.tune_seeds is not None else args.seeds))
         with tempfile.TemporaryDirectory(prefix="raynas-nb201-") as workdir:
             for name in names:
                 rows[name], queries[name] = collect(
-                    f"{name} (tune)", lambda b, s, n=name: run_tune(n, space, evaluator, b, s, workdir), False)
-        sections.append(("raynas strategies through raynas.search (Ray Tune, max_concurrent=4; smaller budgets "
-                         "read from the first trials of the largest run)", _table(rows, queries, budgets),
+                    f"{name} (tune)", lambda b, s, n=name: run_tune(n, space, evaluator, b, s, workdir), False,
+                    tune_seeds)
+        sections.append((f"raynas strategies through raynas.search (Ray Tune, local Ray, max_concurrent=4, seeds "
+                         f"0..{len(tune_seeds) - 1}; smaller budgets read from the first trials, in completion "
+                         "order, of the largest run)", _table(rows, queries, budgets),
                          _checks(rows, budgets, "", optuna_ref)))
 
     elapsed = time.time() - started
@@ -268,7 +278,9 @@ def write_report(path: Path, sections, args, optimum: float, elapsed: float, arg
         f"- machine: {platform.node()}, {platform.platform()}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}; {_versions()}",
         f"- wall time: {elapsed:.0f} s",
-        f"- seeds: {args.seeds} (0..{args.seeds - 1}); budgets: {sorted(args.budgets)} queries",
+        f"- seeds: {args.seeds} (0..{args.seeds - 1}) unless a section says otherwise; budgets: "
+        f"{sorted(args.budgets)} queries. The strategies' default hyper-parameters were chosen on seeds "
+        "100..299 of the direct runs, so these seeds were not used to tune them.",
         f"- signal: `{SIGNAL}` (what the strategies maximise); score: `{TEST}` of the cell ranked best by the "
         f"signal; regret = {optimum:.4f} (the table's best) minus that score. Lower is better; 0 is the optimum.",
         "- queries counts trials, repeats included; a strategy that finishes early (grid) uses fewer.",
