@@ -230,12 +230,13 @@ class Strategy:
     ) -> dict[str, Any] | None:
         """A feasible candidate from ``generate``, drawing at most ``max_retries`` times.
 
-        ``draws`` lowers that cap for this call. With ``dedupe``, candidates already proposed are skipped. When the draws only
-        found already-proposed architectures, a space of at most ``ENUMERATE_LIMIT``
-        architectures (drawn at most 64 times) is enumerated and a feasible unproposed one drawn uniformly
-        (``None`` when none is left: the feasible space is exhausted); a larger space
-        gets the repeated architecture. When no draw was feasible, a small space is
-        enumerated as well; otherwise :class:`InfeasibleConstraints` is raised.
+        ``draws`` lowers that cap for this call. With ``dedupe``, candidates already
+        proposed are skipped. When the draws only found already-proposed architectures, a
+        space of at most ``ENUMERATE_LIMIT`` architectures (drawn at most 64 times) is
+        enumerated and a feasible unproposed one drawn uniformly (``None`` when none is
+        left: the feasible space is exhausted); a larger space gets the repeated
+        architecture. When no draw was feasible, a small space is enumerated as well;
+        otherwise :class:`InfeasibleConstraints` is raised.
         """
         repeat = None
         small = self.space.size <= ENUMERATE_LIMIT
@@ -261,9 +262,9 @@ class Strategy:
             logger.debug("%s: no unproposed architecture in %d draws; repeating one", type(self).__name__, draws)
             return repeat
         raise InfeasibleConstraints(
-            f"{type(self).__name__}: no feasible architecture of space {self.space.name!r} in "
-            f"{draws} draws (max_retries={self.max_retries}) under {self.constraints.to_dict()}; the constraints admit "
-            f"too few architectures: loosen them or raise max_retries"
+            f"{type(self).__name__}: no feasible architecture of space {self.space.name!r} in {draws} draws "
+            f"(max_retries={self.max_retries}) under {self.constraints.to_dict()}; the constraints admit too few "
+            "architectures: loosen them or raise max_retries"
         )
 
     def _sample(self, *, dedupe: bool) -> dict[str, Any] | None:
