@@ -98,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--epochs", type=int, default=8, help="supernet epochs, the same for every method")
+    parser.add_argument("--dataset", default="digits",
+                        help="data set (digits: embedded; see raynas.data.available()); the space takes its channels")
     parser.add_argument("--resolutions", type=int, nargs="+", default=[8, 12, 16],
                         help="the tiny space's resolutions (its own default: 12 16 20; digits are 8 px)")
     parser.add_argument("--standalone-epochs", type=int, default=None, help="default: --epochs")
@@ -112,7 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seeds the data split, the subnet choice and training")
     parser.add_argument("--work-dir", default=None, help="where supernets go (default: a temporary folder)")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "fidelity.md"))
+    parser.add_argument("--report-from", default=None, metavar="JSON",
+                        help="print the report section of a previous run's raw numbers and exit")
     args = parser.parse_args(argv)
+    if args.report_from:
+        print(report(json.loads(Path(args.report_from).read_text()), json_name=Path(args.report_from).name))
+        return 0
     if args.seeds < 2:
         parser.error("--seeds must be >= 2: the seed-to-seed ceiling needs two stand-alone runs per subnet")
     if args.backend == "processes" and args.workers != 1:
@@ -124,10 +131,13 @@ def main(argv: list[str] | None = None) -> int:
     from raynas.train import train_standalone
 
     started = time.time()
-    space_kwargs = {"resolutions": list(args.resolutions)}
+    from raynas.data import load
+
+    space_kwargs = {"resolutions": list(args.resolutions), "in_channels": load(args.dataset).in_channels}
     space = search_spaces.get("tiny", **space_kwargs)
     subnets = select_subnets(space, args.subnets, args.seed)
-    common = dict(space="tiny", space_kwargs=space_kwargs, dataset="digits", epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+    common = dict(space="tiny", space_kwargs=space_kwargs, dataset=args.dataset, epochs=args.epochs,
+                  batch_size=args.batch_size, lr=args.lr,
                   seed=args.seed, num_workers=args.workers)
     standalone_config = TrainConfig(**{**common, "epochs": args.standalone_epochs or args.epochs, "num_workers": 1})
 
@@ -175,99 +185,115 @@ def main(argv: list[str] | None = None) -> int:
     for method in args.methods:
         timings[method] = sum(row["epoch_time_s"] for row in histories[method])
         finals[method] = histories[method][-1]
-        evaluator = SupernetEvaluator(checkpoints[method], dataset="digits", seed=args.seed, threads=1)
+        evaluator = SupernetEvaluator(checkpoints[method], dataset=args.dataset, seed=args.seed, threads=1)
         supernet[method] = [evaluator(arch) for arch in subnets]
         logger.info("%s: %.0f s in training epochs; evaluated %d subnets", method, timings[method], len(subnets))
 
     per_seed = [[standalone[(i, s)] for s in range(args.seeds)] for i in range(len(subnets))]
-    mean_acc = [statistics.fmean(r["accuracy"] for r in runs) for runs in per_seed]
-    mean_loss = [statistics.fmean(r["loss"] for r in runs) for runs in per_seed]
-    standalone_time = sum(r["train_time_s"] for runs in per_seed for r in runs)
-
-    # The ceiling: how well one stand-alone seed ranks like another (mean over every pair of seeds).
-    pairs = [(a, b) for a in range(args.seeds) for b in range(a + 1, args.seeds)]
-    ceiling = {
-        metric: statistics.fmean(kendall([runs[a][key] for runs in per_seed], [runs[b][key] for runs in per_seed])
-                                 for a, b in pairs)
-        for metric, key in (("acc", "accuracy"), ("loss", "loss"))
+    raw = {
+        "command": "python benchmarks/fidelity.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "date": dt.date.today().isoformat(), "machine": f"{platform.machine()} / {os.cpu_count()} CPUs",
+        "args": vars(args), "standalone_epochs": standalone_config.epochs,
+        "subnets": subnets, "flops": [space.flops(a) for a in subnets],
+        "standalone": [[{k: r[k] for k in ("accuracy", "loss")} for r in runs] for runs in per_seed],
+        "supernet": {m: [{k: r[k] for k in ("accuracy", "loss")} for r in rows] for m, rows in supernet.items()},
+        "train_s": timings, "final_epoch": finals, "elapsed_s": time.time() - started,
+        "standalone_cpu_s": sum(r["train_time_s"] for runs in per_seed for r in runs),
     }
-    summary = {}
-    for method, rows in supernet.items():
-        acc = [r["accuracy"] for r in rows]
-        loss = [r["loss"] for r in rows]
-        gaps = [a - m for a, m in zip(acc, mean_acc)]
-        summary[method] = {
-            "tau_acc": kendall(acc, mean_acc), "tau_loss": kendall(loss, mean_loss),
-            "gap_smallest": gaps[0], "gap_largest": gaps[-1], "mean_abs_gap": statistics.fmean(abs(g) for g in gaps),
-            "train_s": timings[method],
-        }
-    elapsed = time.time() - started
-
-    raw = {"args": vars(args), "subnets": subnets, "flops": [space.flops(a) for a in subnets],
-           "standalone": [[{k: r[k] for k in ("accuracy", "loss")} for r in runs] for runs in per_seed],
-           "supernet": {m: [{k: r[k] for k in ("accuracy", "loss")} for r in rows] for m, rows in supernet.items()},
-           "summary": summary, "ceiling": ceiling, "final_epoch": finals, "elapsed_s": elapsed,
-           "standalone_cpu_s": standalone_time}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(raw, indent=1, default=str))
-    out.write_text(_report(args, standalone_config, subnets, space, per_seed, mean_acc, supernet, summary, ceiling,
-                           elapsed, standalone_time))
-    logger.info("wrote %s (%.0f s in all)", out, elapsed)
-    for method, s in summary.items():
-        print(f"{method:12s} tau_acc {s['tau_acc']:+.3f} tau_loss {s['tau_loss']:+.3f} "
-              f"gap_smallest {s['gap_smallest']:+.2f} gap_largest {s['gap_largest']:+.2f}")
-    print(f"{'ceiling':12s} tau_acc {ceiling['acc']:+.3f} tau_loss {ceiling['loss']:+.3f}")
+    out.write_text(f"# Ranking fidelity of the training methods (`tiny` on `{args.dataset}`)\n\n"
+                   + report(raw, json_name=out.with_suffix(".json").name))
+    logger.info("wrote %s (%.0f s in all)", out, raw["elapsed_s"])
+    summary, ceiling = summarise(raw)
+    for method, row in summary.items():
+        print(f"{method:12s} tau_acc {row['tau_acc']:+.3f} tau_loss {row['tau_loss']:+.3f} "
+              f"gap_smallest {row['gap_smallest']:+.2f} gap_largest {row['gap_largest']:+.2f}")
+    print(f"{'ceiling':12s} tau_acc {ceiling['pairs']['acc']:+.3f} tau_loss {ceiling['pairs']['loss']:+.3f}")
     return 0
 
 
-def _report(args, standalone_config, subnets, space, per_seed, mean_acc, supernet, summary, ceiling, elapsed,
-            standalone_time) -> str:
+def summarise(raw: dict[str, Any]) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+    """Per method: tau on accuracy and loss against the stand-alone mean, gaps, train time; and the
+    ceilings: seed vs seed (every pair), one seed vs the mean of the others, FLOPs alone."""
+    per_seed = raw["standalone"]
+    seeds = len(per_seed[0])
+    mean = {key: [statistics.fmean(r[key] for r in runs) for runs in per_seed] for key in ("accuracy", "loss")}
+    pairs = [(a, b) for a in range(seeds) for b in range(a + 1, seeds)]
+    ceiling = {"pairs": {}, "one_vs_rest": {}, "flops": {}}
+    for metric, key in (("acc", "accuracy"), ("loss", "loss")):
+        column = [[runs[s][key] for runs in per_seed] for s in range(seeds)]
+        ceiling["pairs"][metric] = statistics.fmean(kendall(column[a], column[b]) for a, b in pairs)
+        ceiling["one_vs_rest"][metric] = statistics.fmean(
+            kendall(column[s], [statistics.fmean(runs[t][key] for t in range(seeds) if t != s) for runs in per_seed])
+            for s in range(seeds))
+        sign = 1 if key == "accuracy" else -1  # more FLOPs: higher accuracy, lower loss
+        ceiling["flops"][metric] = kendall([sign * f for f in raw["flops"]], mean[key])
+    summary = {}
+    for method, rows in raw["supernet"].items():
+        acc = [r["accuracy"] for r in rows]
+        gaps = [a - m for a, m in zip(acc, mean["accuracy"])]
+        summary[method] = {
+            "tau_acc": kendall(acc, mean["accuracy"]), "tau_loss": kendall([r["loss"] for r in rows], mean["loss"]),
+            "gap_smallest": gaps[0], "gap_largest": gaps[-1], "mean_abs_gap": statistics.fmean(abs(g) for g in gaps),
+            "train_s": raw["train_s"][method],
+        }
+    return summary, ceiling
+
+
+def report(raw: dict[str, Any], *, json_name: str = "fidelity.json") -> str:
+    """The markdown report of one run's raw numbers."""
+    args = argparse.Namespace(**raw["args"])
+    summary, ceiling = summarise(raw)
+    per_seed, subnets = raw["standalone"], raw["subnets"]
+    mean_acc = [statistics.fmean(r["accuracy"] for r in runs) for runs in per_seed]
+    seeds = len(per_seed[0])
     best = max(summary, key=lambda m: summary[m]["tau_acc"]) if summary else None
     lines = [
-        "# Ranking fidelity of the training methods (`tiny` on `digits`)",
-        "",
-        f"Measured {dt.date.today().isoformat()} with `python benchmarks/fidelity.py "
-        + " ".join(sys.argv[1:]) + "`",
-        f"on {platform.machine()} / {os.cpu_count()} CPUs (shared with other work), in {elapsed / 60:.0f} min.",
+        f"Measured {raw['date']} with `{raw['command']}`",
+        f"on {raw['machine']} (shared with other work), in {raw['elapsed_s'] / 60:.0f} min.",
         "",
         f"- Supernets: {args.epochs} epochs each, batch {args.batch_size} per worker, {args.workers} worker(s), "
         f"lr {args.lr}, every other setting at its `TrainConfig` default; backend `{args.backend}`.",
-        f"- Stand-alone: the same recipe for {standalone_config.epochs} epochs, {args.seeds} seeds per subnet, "
-        f"{standalone_time / 60:.0f} CPU-min in all.",
-        f"- Space: `tiny` with resolutions {list(args.resolutions)}.",
+        f"- Stand-alone: the same recipe for {raw['standalone_epochs']} epochs, {seeds} seeds per subnet, "
+        f"{raw['standalone_cpu_s'] / 60:.0f} CPU-min in all.",
+        f"- Space: `tiny` with resolutions {list(args.resolutions)}; data set `{getattr(args, 'dataset', 'digits')}`.",
         f"- {len(subnets)} subnets: the smallest, the largest, and {len(subnets) - 2} spread over the FLOPs "
         "quantiles of a seeded sample.",
-        "- Supernet accuracy: inherited weights, BN re-calibrated on 4 training batches of 128; validation "
-        "split of 597 images (one image = 0.17 points).",
-        "- tau: Kendall tau-b against the stand-alone mean over seeds; ceiling: stand-alone seed vs seed on the same "
-        "subnets (the mean over every pair of seeds).",
+        "- Supernet accuracy: inherited weights, BN re-calibrated on 4 training batches of 128; then the "
+        "validation split (digits: 597 images, one image = 0.17 points).",
+        "- tau: Kendall tau-b against the stand-alone mean over seeds. Reference rows: *seed vs seed* (the "
+        "ceiling: stand-alone runs of the same subnets with different seeds, mean over every pair), *one seed vs "
+        "the rest*, and *FLOPs* (ranking by FLOPs alone, no training).",
         "",
         "| method | tau (accuracy) | tau (loss) | gap smallest | gap largest | mean abs gap | train time (s) |",
         "|---|---|---|---|---|---|---|",
     ]
-    for method, s in summary.items():
-        lines.append(f"| {method} | {s['tau_acc']:.3f} | {s['tau_loss']:.3f} | {s['gap_smallest']:+.2f} | "
-                     f"{s['gap_largest']:+.2f} | {s['mean_abs_gap']:.2f} | {s['train_s']:.0f} |")
-    lines.append(f"| *ceiling (seed vs seed)* | {ceiling['acc']:.3f} | {ceiling['loss']:.3f} | | | | |")
+    for method, row in summary.items():
+        lines.append(f"| {method} | {row['tau_acc']:.3f} | {row['tau_loss']:.3f} | {row['gap_smallest']:+.2f} | "
+                     f"{row['gap_largest']:+.2f} | {row['mean_abs_gap']:.2f} | {row['train_s']:.0f} |")
+    for label, key in (("seed vs seed (ceiling)", "pairs"), ("one seed vs the rest", "one_vs_rest"),
+                       ("FLOPs alone", "flops")):
+        lines.append(f"| *{label}* | {ceiling[key]['acc']:.3f} | {ceiling[key]['loss']:.3f} | | | | |")
     lines += ["", "Gaps are supernet minus stand-alone accuracy, in points.", ""]
     if best is not None:
-        met_tau = summary[best]["tau_acc"] >= 0.7
+        met = summary[best]["tau_acc"] >= 0.7
         lines.append(f"Target tau >= 0.7 for the best method: best is **{best}** at {summary[best]['tau_acc']:.3f} "
-                     f"-> **{'met' if met_tau else 'not met'}** (ceiling {ceiling['acc']:.3f}).")
+                     f"-> **{'met' if met else 'not met'}** (seed-vs-seed ceiling {ceiling['pairs']['acc']:.3f}).")
     if "sandwich" in summary:
         gap = summary["sandwich"]["gap_smallest"]
         lines.append(f"Target sandwich smallest child within 1 point of stand-alone: {gap:+.2f} -> "
                      f"**{'met' if gap >= -1.0 else 'not met'}**.")
-    lines += ["", "## Per subnet", "",
-              "| # | MFLOPs | " + " | ".join(f"alone s{s}" for s in range(len(per_seed[0]))) + " | alone mean | "
-              + " | ".join(supernet) + " |",
-              "|---" * (3 + len(per_seed[0]) + len(supernet)) + "|"]
-    for i, arch in enumerate(subnets):
+    lines += ["", "Per subnet (validation accuracy, %):", "",
+              "| # | MFLOPs | " + " | ".join(f"alone s{s}" for s in range(seeds)) + " | alone mean | "
+              + " | ".join(raw["supernet"]) + " |",
+              "|---" * (3 + seeds + len(raw["supernet"])) + "|"]
+    for i, flops in enumerate(raw["flops"]):
         alone = " | ".join(f"{r['accuracy']:.2f}" for r in per_seed[i])
-        inherited = " | ".join(f"{supernet[m][i]['accuracy']:.2f}" for m in supernet)
-        lines.append(f"| {i} | {space.flops(arch) / 1e6:.2f} | {alone} | {mean_acc[i]:.2f} | {inherited} |")
-    lines += ["", "Raw numbers: `fidelity.json` beside this file.", ""]
+        inherited = " | ".join(f"{rows[i]['accuracy']:.2f}" for rows in raw["supernet"].values())
+        lines.append(f"| {i} | {flops / 1e6:.2f} | {alone} | {mean_acc[i]:.2f} | {inherited} |")
+    lines += ["", f"Raw numbers: `{json_name}` beside this file (`--report-from` rebuilds this section from it).", ""]
     return "\n".join(lines)
 
 
