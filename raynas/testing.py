@@ -46,6 +46,7 @@ __all__ = [
     "check_suggest_before_configured",
     "check_valid_and_feasible",
     "make_searcher",
+    "required_options",
     "run_searcher",
     "score_function",
 ]
@@ -91,12 +92,31 @@ def make_searcher(
     mode: str | None = "max",
     options: Mapping[str, Any] | None = None,
 ):
-    """``strategies.get(name, ...)`` with the suite's metric name."""
+    """``strategies.get(name, ...)`` with the suite's metric name and :func:`required_options`."""
     import strategies
 
-    return strategies.get(
-        name, space=space, seed=seed, constraints=constraints, metric=metric, mode=mode, **dict(options or {})
-    )
+    options = {**required_options(name, space), **dict(options or {})}
+    return strategies.get(name, space=space, seed=seed, constraints=constraints, metric=metric, mode=mode, **options)
+
+
+_TABLES: dict[str, Any] = {}
+
+
+def required_options(name: str, space: Any) -> dict[str, Any]:
+    """Options a strategy cannot be built without, made up for the suite.
+
+    ``dna`` gets a synthetic block table over ``space.blocks()`` (seeded made-up losses,
+    at most 24 candidates per block; :meth:`raynas.block_table.BlockTable.synthetic`),
+    cached per space. Every other built-in strategy needs nothing.
+    """
+    if name != "dna":
+        return {}
+    from raynas.block_table import BlockTable
+
+    key = json.dumps([space.name, space.kwargs, space.blocks()], sort_keys=True, default=str)
+    if key not in _TABLES:
+        _TABLES[key] = BlockTable.synthetic(space, seed=0, max_candidates=24)
+    return {"block_losses": _TABLES[key]}
 
 
 def _limited(searcher: Any, max_concurrent: int):

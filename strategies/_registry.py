@@ -23,6 +23,7 @@ _BUILTIN: dict[str, str] = {
     "evolution": "strategies.evolution:EvolutionStrategy",
     "reinforce": "strategies.reinforce:ReinforceStrategy",
     "grid": "strategies.grid:GridStrategy",
+    "dna": "strategies.dna:DNAStrategy",
     "tpe": "strategies.library:tpe",
     "nevergrad": "strategies.library:nevergrad",
 }

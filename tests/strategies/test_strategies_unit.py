@@ -51,7 +51,7 @@ def small_space(flops=None) -> ChoiceSpace:
 
 # -- registry -------------------------------------------------------------------------------------
 def test_available_lists_the_builtin_strategies():
-    assert strategies.available() == ["evolution", "grid", "nevergrad", "random", "reinforce", "tpe"]
+    assert strategies.available() == ["dna", "evolution", "grid", "nevergrad", "random", "reinforce", "tpe"]
 
 
 def test_unknown_strategy_lists_the_available_ones():

@@ -11,6 +11,7 @@ import pytest
 
 import search_spaces
 import strategies
+from raynas import testing
 from raynas.constraints import Constraints
 from raynas.errors import ConfigError, InvalidCheckpoint
 from raynas.tune.searcher import ConstrainedSearcher, StrategySearcher, score_of
@@ -132,7 +133,7 @@ def test_restore_rejects_other_checkpoints(tmp_path):
 
 def test_searchers_pickle_for_tune():
     for name in strategies.available():
-        searcher = strategies.get(name, space=NB201, seed=1)
+        searcher = strategies.get(name, space=NB201, seed=1, **testing.required_options(name, NB201))
         searcher.suggest("t0")
         clone = pickle.loads(pickle.dumps(searcher))
         assert clone.suggest("t1") == searcher.suggest("t1"), name
