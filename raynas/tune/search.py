@@ -43,27 +43,50 @@ class SearchResult:
         return sum(1 for row in self.history if row.get("status") == "failed")
 
 
-def evaluate_trial(config: dict[str, Any], evaluator: Callable[[dict[str, Any]], Mapping[str, Any]], metric: str) -> None:
-    """The Tune trainable: evaluate one architecture and report its metrics once.
-
-    A non-finite or missing metric raises, so Tune records the trial as failed
-    with that reason and the searcher is told ``error=True``.
-    """
-    from ray import tune
-
+def _evaluate_one(arch: dict[str, Any], evaluator: Callable[[dict[str, Any]], Mapping[str, Any]],
+                  metric: str) -> dict[str, Any]:
+    """Evaluate one architecture; a missing or non-finite metric raises ``ValueError``."""
     started = time.perf_counter()
-    metrics = dict(evaluator(dict(config)))
+    metrics = dict(evaluator(dict(arch)))
     value = metrics.get(metric)
     if value is None:
         raise ValueError(f"evaluator returned no {metric!r} metric; it returned {sorted(metrics)}")
     if not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ValueError(f"evaluator returned non-finite {metric}={value!r}")
-    import ray
-
     metrics["eval_time_s"] = time.perf_counter() - started
-    metrics["node_id"] = ray.get_runtime_context().get_node_id()
-    metrics["pid"] = os.getpid()
-    tune.report(metrics)
+    return metrics
+
+
+def evaluate_trial(config: dict[str, Any], evaluator: Callable[[dict[str, Any]], Mapping[str, Any]], metric: str) -> None:
+    """The Tune trainable: evaluate one architecture (or a batch of them) and report once.
+
+    One architecture: a non-finite or missing metric raises, so Tune records the trial
+    as failed with that reason and the searcher is told ``error=True``.
+
+    A batch (``config == {BATCH_KEY: [arch, ...]}``, see :mod:`raynas.tune.batch`): each
+    architecture is evaluated in turn; one that fails is reported as ``{"error": reason}``
+    and the others go on. The trial fails only if every architecture failed.
+    """
+    import ray
+    from ray import tune
+
+    from raynas.tune.batch import BATCH_KEY
+
+    where = {"node_id": ray.get_runtime_context().get_node_id(), "pid": os.getpid()}
+    if BATCH_KEY not in config:
+        tune.report({**_evaluate_one(config, evaluator, metric), **where})
+        return
+    entries: list[dict[str, Any]] = []
+    for arch in config[BATCH_KEY]:
+        try:
+            entries.append(_evaluate_one(arch, evaluator, metric))
+        except Exception as exc:  # noqa: BLE001 - recorded as this architecture's failure
+            logger.warning("architecture %s failed: %s: %s", arch, type(exc).__name__, exc)
+            entries.append({"error": f"{type(exc).__name__}: {exc}"})
+    ok = [e[metric] for e in entries if "error" not in e]
+    if not ok:
+        raise RuntimeError(f"all {len(entries)} architectures of this trial failed; the first: {entries[0]['error']}")
+    tune.report({metric: max(ok), BATCH_KEY: entries, **where})
 
 
 def _make_history_callback(path: Path, metric: str, mode: str, total: int, progress: Any = None):
@@ -79,12 +102,30 @@ def _make_history_callback(path: Path, metric: str, mode: str, total: int, progr
             self.progress = progress
 
         def _record(self, trial, status: str, error: str | None) -> None:
+            from raynas.tune.batch import BATCH_KEY, sub_trial_id
+
             result = dict(trial.last_result or {}) if status == "ok" else {}
+            node = str(result.get("node_id") or "")  # where it ran
+            now = time.monotonic() - self.started
+            if BATCH_KEY not in trial.config:
+                self._row(trial.trial_id, dict(trial.config), status, result, error, node, now)
+                return
+            archs = trial.config[BATCH_KEY]
+            entries = result.get(BATCH_KEY) or [{"error": error or "unknown error"}] * len(archs)
+            # each architecture's completion time: the trial's, less the evaluations that came after it
+            later = [sum(e.get("eval_time_s", 0.0) for e in entries[i + 1:]) for i in range(len(entries))]
+            for index, (arch, entry) in enumerate(zip(archs, entries)):
+                failed = bool(entry.get("error"))
+                self._row(sub_trial_id(trial.trial_id, index), dict(arch), "failed" if failed else "ok",
+                          {} if failed else entry, entry.get("error") if failed else None, node,
+                          max(now - later[index], 0.0))
+
+        def _row(self, trial_id: str, arch: dict, status: str, result: dict, error: str | None, node: str,
+                 wall: float) -> None:
             metrics = {k: v for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
                        and k not in _TUNE_BOOKKEEPING}
-            row = {"trial_id": trial.trial_id, "status": status, "arch": dict(trial.config),
-                   "wall_time_s": time.monotonic() - self.started, **metrics,
-                   "node_id": str(result.get("node_id") or ""), "error": error or ""}  # node: where it ran
+            row = {"trial_id": trial_id, "status": status, "arch": arch, "wall_time_s": wall, **metrics,
+                   "node_id": node, "error": error or ""}
             self.rows.append(row)
             _append_csv(path, row)
             value = metrics.get(metric)
@@ -179,7 +220,7 @@ def _reconcile_history(path: Path, restored: Any) -> list[dict[str, Any]]:
             trial_id = parts[2] if len(parts) > 2 else None
         if trial_id:
             finished.add(trial_id)
-    rows = [row for row in read_history(path) if row["trial_id"] in finished]
+    rows = [row for row in read_history(path) if row["trial_id"].split("/")[0] in finished]  # "<trial>/<i>": batches
     dropped = path.with_name(path.name + ".tmp")
     if dropped.exists():
         dropped.unlink()
@@ -220,6 +261,7 @@ def search(
     cpus_per_trial: float = 1.0,
     strategy_options: Mapping[str, Any] | None = None,
     progress: Any = None,
+    archs_per_trial: int = 1,
 ) -> SearchResult:
     """Search ``space`` with ``strategy``, each trial evaluating one architecture with ``evaluator``.
 
@@ -235,6 +277,12 @@ def search(
             cluster, a path every node reaches.
         out_dir: where ``history.csv`` and ``best.json`` go (default: a new temporary folder).
         resume: continue an interrupted experiment in ``out_dir`` through ``Tuner.restore``.
+        archs_per_trial: architectures evaluated in one Tune trial (default 1). A batch pays
+            Tune's per-trial cost once (scheduling, result processing, experiment-state saves),
+            which matters when one evaluation is cheap; the strategy still proposes and learns
+            one architecture at a time, and ``history.csv`` still has one row per architecture
+            (``trial_id`` ``"<trial>/<index>"``). Up to ``max_concurrent * archs_per_trial``
+            architectures are then in flight.
         progress: a one-line display of trials done/total, best so far, elapsed and remaining
             time: ``None`` (default) draws it only when stderr and stdout are terminals,
             ``False`` never, ``True`` always; a ``raynas.report.Progress`` is used as is.
@@ -243,7 +291,8 @@ def search(
     from ray import tune
     from ray.tune.search import ConcurrencyLimiter, Searcher
 
-    for label, value in (("num_samples", num_samples), ("max_concurrent", max_concurrent)):
+    for label, value in (("num_samples", num_samples), ("max_concurrent", max_concurrent),
+                         ("archs_per_trial", archs_per_trial)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"{label} must be an int >= 1, got {value!r}")
     if mode not in ("max", "min"):
@@ -263,7 +312,8 @@ def search(
     if not resume:
         (out / "search.json").write_text(json.dumps({
             "space": getattr(space, "name", None), "strategy": strategy if isinstance(strategy, str) else type(strategy).__name__,
-            "num_samples": num_samples, "max_concurrent": max_concurrent, "seed": seed, "metric": metric,
+            "num_samples": num_samples, "max_concurrent": max_concurrent, "archs_per_trial": archs_per_trial,
+            "seed": seed, "metric": metric,
             "mode": mode, "constraints": constraints.to_dict(), "storage_path": storage, "name": name,
         }, indent=2))
 
@@ -288,6 +338,10 @@ def search(
         else:
             searcher = strategies.get(strategy, space=space, metric=metric, mode=mode, seed=seed,
                                       constraints=constraints, **dict(strategy_options or {}))
+        if archs_per_trial > 1:
+            from raynas.tune.batch import BatchSearcher
+
+            searcher = BatchSearcher(searcher, archs_per_trial, num_samples)
         tuner = tune.Tuner(
             trainable,
             tune_config=tune.TuneConfig(
