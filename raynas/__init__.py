@@ -36,6 +36,8 @@ _LAZY = {
     "PredictorEvaluator": "raynas.evaluate.predictor:PredictorEvaluator",
     "TrainConfig": "raynas.train.config:TrainConfig",
     "train": "raynas.train.job:train",
+    "BlockTeacher": "raynas.train.dna:BlockTeacher",
+    "BlockTable": "raynas.block_table:BlockTable",
     "init_ray": "raynas._ray:init_ray",
 }
 

@@ -58,7 +58,12 @@ def _train_options(p: argparse.ArgumentParser, *, epochs: int) -> None:
     p.add_argument("--data-dir", default=None, help="where torchvision data sets live")
     p.add_argument("--download", action="store_true", help="let torchvision download a missing data set")
     p.add_argument("--method", default="sandwich",
-                   help="training method: sandwich (BigNAS), progressive (once-for-all) or uniform (SPOS)")
+                   help="training method: sandwich (BigNAS), progressive (once-for-all), uniform (SPOS) or dna "
+                        "(block-wise distillation from --teacher; --workers blocks train at once)")
+    p.add_argument("--teacher", default=None, metavar="CHECKPOINT",
+                   help="dna: a trained supernet (file or `raynas train --out` folder) whose largest subnet is the teacher")
+    p.add_argument("--dna-candidates", type=_positive_int, default=1000, metavar="N",
+                   help="dna: candidates scored per block (every one when the block has at most N, else N sampled)")
     p.add_argument("--phase-epochs", type=int, nargs=6, default=None, metavar="N",
                    help="progressive: epochs of the phases full, kernel, depth1, depth2, width1, width2 "
                         "(default: OFA's proportions of --epochs)")
@@ -136,7 +141,8 @@ def _train_config(args: argparse.Namespace):
                        num_workers=args.workers, use_gpu=args.gpu, seed=args.seed,
                        checkpoint_every=args.checkpoint_every, max_failures=args.max_failures,
                        phase_epochs=tuple(args.phase_epochs or ()), sampling=args.sampling, amp=args.amp,
-                       stop_after_epoch=args.stop_after_epoch)
+                       stop_after_epoch=args.stop_after_epoch, teacher=args.teacher,
+                       dna_candidates=args.dna_candidates)
 
 
 def _check_names(args: argparse.Namespace) -> None:
@@ -199,10 +205,26 @@ def _search(args: argparse.Namespace, checkpoint: str, out: Path, *, resume: boo
     constraints = raynas.Constraints(max_flops=getattr(args, "max_flops", None),
                                      max_params=getattr(args, "max_params", None),
                                      **_hardware.latency_constraint(args, table))
+    options = _dna_options(checkpoint, args.budget) if args.strategy == "dna" else None
     return space, raynas.search(space, evaluator, strategy=args.strategy, num_samples=args.budget,
                                 max_concurrent=args.concurrency, seed=args.seed, constraints=constraints,
                                 out_dir=out, resume=resume, overwrite=overwrite, address=args.address,
-                                progress=False if args.quiet else None)
+                                progress=False if args.quiet else None, strategy_options=options)
+
+
+def _dna_options(checkpoint: str | None, budget: int) -> dict[str, Any]:
+    """The dna strategy's options: the block table saved with ``checkpoint``, the top ``budget`` architectures."""
+    from raynas.block_table import BlockTable
+    from raynas.nn import Supernet
+
+    if checkpoint is None:
+        raise CliError("--strategy dna reads the block table from --checkpoint; give the folder of "
+                       "`raynas train --method dna`")
+    table = Supernet.read_checkpoint(checkpoint).get("meta", {}).get("block_table")
+    if table is None:
+        raise CliError(f"--strategy dna: checkpoint {checkpoint!r} holds no block table; train it with "
+                       "`raynas train --method dna --teacher CHECKPOINT`")
+    return {"block_losses": BlockTable.from_dict(table), "top_k": budget}
 
 
 def _print_best(space, result) -> None:

@@ -1,6 +1,7 @@
 """Supernet training: methods, the per-worker loop, and the Ray Train job."""
 
 from raynas.train.config import METHOD_NAMES, PHASES, TrainConfig
+from raynas.train.dna import BlockTeacher, train_dna
 from raynas.train.job import TrainResult, train
 from raynas.train.loop import train_in_process
 from raynas.train.methods import (
@@ -23,6 +24,8 @@ __all__ = [
     "train",
     "train_in_process",
     "train_standalone",
+    "train_dna",
+    "BlockTeacher",
     "TrainingMethod",
     "Sandwich",
     "Progressive",

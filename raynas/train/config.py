@@ -11,7 +11,7 @@ from raynas.errors import ConfigError
 
 __all__ = ["TrainConfig", "METHOD_NAMES", "PHASES", "SAMPLINGS"]
 
-METHOD_NAMES = ["sandwich", "progressive", "uniform"]
+METHOD_NAMES = ["sandwich", "progressive", "uniform", "dna"]
 # Progressive shrinking (once-for-all), in order; see raynas.train.progressive.
 PHASES = ("full", "kernel", "depth1", "depth2", "width1", "width2")
 SAMPLINGS = ["uniform", "flops"]
@@ -42,6 +42,12 @@ class TrainConfig:
     - ``uniform`` (SPOS): one subnet per step, drawn with ``sampling``: ``"uniform"``
       (every choice uniformly) or ``"flops"`` (a FLOPs bucket out of ``flops_buckets``
       uniformly, then a subnet in it, at most ``max_sample_tries`` draws).
+
+    - ``dna`` (DNA, :mod:`raynas.train.dna`): every block of the space learns to reproduce
+      the ``teacher``'s block output (a supernet checkpoint: its largest subnet) from the
+      teacher's previous block output, each block as its own Ray task, ``num_workers``
+      at once; then up to ``dna_candidates`` candidates per block are scored into the
+      block-loss table.
 
     Other switches: ``amp`` (mixed precision: float16 autocast with a gradient scaler on
     CUDA, bfloat16 autocast on CPU), ``channels_last`` (NHWC memory format; about 3x faster
@@ -84,11 +90,13 @@ class TrainConfig:
     stop_after_epoch: int | None = None
     max_failures: int = 0
     max_nonfinite_steps: int = 10
+    teacher: str | None = None
+    dna_candidates: int = 1000
 
     def __post_init__(self) -> None:
         owner = "TrainConfig"
         for name in ("epochs", "batch_size", "num_workers", "threads_per_worker", "checkpoint_every",
-                     "flops_buckets", "max_sample_tries"):
+                     "flops_buckets", "max_sample_tries", "dna_candidates"):
             check_positive_int(owner, name, getattr(self, name))
         for name in ("num_random", "max_failures", "max_nonfinite_steps", "seed"):
             check_positive_int(owner, name, getattr(self, name), allow_zero=True)
@@ -116,6 +124,12 @@ class TrainConfig:
         if self.sampling != "uniform" and self.method != "uniform":
             raise ConfigError(f"TrainConfig.sampling={self.sampling!r} applies to method 'uniform' only, "
                               f"got method {self.method!r}")
+        if self.teacher is not None and (not isinstance(self.teacher, str) or not self.teacher):
+            raise ConfigError(f"{owner}.teacher must be a supernet checkpoint path or None, got {self.teacher!r}")
+        if self.teacher is not None and self.method != "dna":
+            raise ConfigError(f"{owner}.teacher applies to method 'dna' only, got method {self.method!r}")
+        if self.method == "dna" and self.amp:
+            raise ConfigError(f"{owner}.amp is not supported by method 'dna', got amp=True")
         if self.stop_after_epoch is not None:
             check_positive_int(owner, "stop_after_epoch", self.stop_after_epoch)
             if self.stop_after_epoch > self.epochs:

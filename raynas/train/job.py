@@ -15,6 +15,7 @@ from typing import Any
 
 from raynas._outdir import prepare_out_dir
 from raynas._ray import init_ray
+from raynas.errors import ConfigError
 from raynas.train.config import TrainConfig
 from raynas.train.loop import STATE_FILE, SUPERNET_FILE, train_loop_per_worker
 
@@ -62,7 +63,16 @@ def train(
     state). The run's saved configuration is used, except ``stop_after_epoch``, which comes
     from ``config``; a different ``num_workers`` or data split would change the result,
     so the saved values win and a differing request is logged.
+
+    ``method="dna"`` runs :func:`raynas.train.dna.train_dna` instead (one Ray task per block).
     """
+    if config.method == "dna":  # block-wise: one Ray task per block, not a TorchTrainer job
+        if storage_path is not None:
+            raise ConfigError(f"storage_path applies to the Ray Train methods, not 'dna' (its block checkpoints live "
+                              f"in out_dir/blocks), got {storage_path!r}")
+        from raynas.train.dna import train_dna
+
+        return train_dna(config, out_dir, resume=resume, overwrite=overwrite, address=address)
     import ray.train
     from ray.train.torch import TorchTrainer
 
