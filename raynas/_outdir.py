@@ -38,3 +38,9 @@ def prepare_out_dir(path: str | os.PathLike, *, resume: bool, overwrite: bool, m
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     return out
+
+
+def storage_location(path: str | os.PathLike) -> str:
+    """A Ray storage path as Ray Train and Tune take it: a URI (``s3://...``) as is, a local path made absolute."""
+    text = os.fspath(path)
+    return text if "://" in text else os.path.abspath(text)

@@ -28,3 +28,12 @@ def test_overwrite_replaces_a_previous_run(tmp_path):
 def test_resume_needs_a_previous_run(tmp_path):
     with pytest.raises(ConfigError, match="cannot resume"):
         prepare_out_dir(tmp_path / "new", resume=True, overwrite=False, marker="search.json")
+
+
+def test_storage_location_keeps_uris_and_makes_local_paths_absolute(tmp_path, monkeypatch):
+    from raynas._outdir import storage_location
+
+    monkeypatch.chdir(tmp_path)
+    assert storage_location("s3://bucket/prefix") == "s3://bucket/prefix"
+    assert storage_location("gs://b/p") == "gs://b/p"
+    assert storage_location("rel/dir") == str(tmp_path / "rel" / "dir")

@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", nargs="?", const="", default=None, metavar="DIR",
                        help="continue the run in DIR (or --out) from its last checkpoint, with its saved settings")
     train.add_argument("--overwrite", action="store_true", help="replace the results already in --out")
+    train.add_argument("--storage-path", default=None,
+                       help="where Ray Train keeps checkpoints (default: --out/ray); on a cluster, a path every "
+                            "node reaches")
 
     search = sub.add_parser("search", help="search a trained supernet with a strategy through Ray Tune")
     _common(search)
@@ -112,6 +115,14 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--strategy", default="evolution", help="search strategy (see strategies.available())")
     search.add_argument("--budget", type=_positive_int, default=100, help="number of trials")
     search.add_argument("--concurrency", type=_positive_int, default=2, help="trials evaluated at once")
+    search.add_argument("--gpus-per-trial", type=float, default=0.0,
+                        help="GPU share reserved per trial; > 0 evaluates on CUDA (0.25: four trials per GPU)")
+    search.add_argument("--storage-path", default=None,
+                        help="where Tune keeps the experiment (default: --out/tune); on a cluster, a path every "
+                             "node reaches")
+    search.add_argument("--archs-per-trial", type=_positive_int, default=1,
+                        help="subnets evaluated in one Tune trial: pays Tune's per-trial cost once per batch "
+                             "(worth it when one evaluation takes well under a second)")
     search.add_argument("--seed", type=int, default=0)
     search.add_argument("--max-flops", type=_positive_float, default=None)
     search.add_argument("--max-params", type=_positive_float, default=None)
@@ -179,6 +190,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if out is None:
         raise CliError("give --out DIR (a new run) or --resume DIR (continue one)")
     result = train(_train_config(args), out, resume=args.resume is not None, overwrite=args.overwrite,
+                   storage_path=args.storage_path,
                    address=args.address)
     final = result.final_metrics
     print(f"supernet: {result.checkpoint}")
@@ -200,7 +212,8 @@ def _search(args: argparse.Namespace, checkpoint: str, out: Path, *, resume: boo
         space = search_spaces.get(info["space"], **info["space_kwargs"])
         trained_on = info.get("meta", {}).get("train_config", {}).get("dataset", "digits")
         dataset = getattr(args, "dataset", None) or trained_on
-        evaluator = SupernetEvaluator(checkpoint, dataset=dataset, data_dir=args.data_dir, threads=1)
+        device = "cuda" if getattr(args, "gpus_per_trial", 0) else "cpu"
+        evaluator = SupernetEvaluator(checkpoint, dataset=dataset, data_dir=args.data_dir, threads=1, device=device)
         table = _hardware.load_table(args)
     constraints = raynas.Constraints(max_flops=getattr(args, "max_flops", None),
                                      max_params=getattr(args, "max_params", None),
@@ -209,7 +222,10 @@ def _search(args: argparse.Namespace, checkpoint: str, out: Path, *, resume: boo
     return space, raynas.search(space, evaluator, strategy=args.strategy, num_samples=args.budget,
                                 max_concurrent=args.concurrency, seed=args.seed, constraints=constraints,
                                 out_dir=out, resume=resume, overwrite=overwrite, address=args.address,
-                                progress=False if args.quiet else None, strategy_options=options)
+                                progress=False if args.quiet else None, strategy_options=options,
+                                archs_per_trial=getattr(args, "archs_per_trial", 1),
+                                gpus_per_trial=getattr(args, "gpus_per_trial", 0.0),
+                                storage_path=getattr(args, "storage_path", None))
 
 
 def _dna_options(checkpoint: str | None, budget: int) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from raynas._outdir import prepare_out_dir
+from raynas._outdir import prepare_out_dir, storage_location
 from raynas._ray import init_ray
 from raynas.errors import ConfigError
 from raynas.train.config import TrainConfig
@@ -86,13 +86,13 @@ def train(
         config = saved
         run = json.loads((out / RUN_FILE).read_text()) if (out / RUN_FILE).exists() else {}
         name = run.get("name", "train")
-        storage = os.path.abspath(storage_path) if storage_path else run.get("storage_path", str((out / "ray").resolve()))
+        storage = storage_location(storage_path) if storage_path else run.get("storage_path", str((out / "ray").resolve()))
     elif storage_path is None:  # out_dir/ray/train, fresh: prepare_out_dir emptied out_dir
         name, storage = "train", str((out / "ray").resolve())
     else:
         # A shared storage: a unique name, as Ray Train silently resumes a run whose name it finds there.
         name = f"train-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-        storage = os.path.abspath(storage_path)
+        storage = storage_location(storage_path)
     (out / "train_config.json").write_text(json.dumps({**config.to_dict(), "stop_after_epoch": None}, indent=2))
     (out / RUN_FILE).write_text(json.dumps({"name": name, "storage_path": storage}, indent=2))
 

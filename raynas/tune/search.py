@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from raynas._outdir import prepare_out_dir
+from raynas._outdir import prepare_out_dir, storage_location
 from raynas._ray import init_ray, set_ray_env
 from raynas.constraints import Constraints
 from raynas.errors import ConfigError
@@ -241,6 +241,18 @@ def _best(history: list[dict[str, Any]], metric: str, mode: str) -> dict[str, An
     return max(ok, key=lambda r: r[metric]) if mode == "max" else min(ok, key=lambda r: r[metric])
 
 
+def _check_resources(cpus_per_trial: float, gpus_per_trial: float) -> None:
+    """Refuse a trial size that no node can ever hold (Tune would wait for it forever)."""
+    import ray
+
+    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+    for label, key, value in (("cpus_per_trial", "CPU", cpus_per_trial), ("gpus_per_trial", "GPU", gpus_per_trial)):
+        if value and not any(r.get(key, 0) >= value for r in nodes):
+            largest = max((r.get(key, 0) for r in nodes), default=0)
+            raise ConfigError(f"{label}={value!r} fits on no node of this Ray cluster: the most {key} on one node "
+                              f"is {largest:g}")
+
+
 def search(
     space: Any,
     evaluator: Callable[[dict[str, Any]], Mapping[str, Any]],
@@ -259,6 +271,7 @@ def search(
     overwrite: bool = False,
     address: str | None = None,
     cpus_per_trial: float = 1.0,
+    gpus_per_trial: float = 0.0,
     strategy_options: Mapping[str, Any] | None = None,
     progress: Any = None,
     archs_per_trial: int = 1,
@@ -277,6 +290,9 @@ def search(
             cluster, a path every node reaches.
         out_dir: where ``history.csv`` and ``best.json`` go (default: a new temporary folder).
         resume: continue an interrupted experiment in ``out_dir`` through ``Tuner.restore``.
+        cpus_per_trial, gpus_per_trial: what Ray reserves for each trial. A fraction of a GPU
+            (e.g. 0.25) lets that many trials share one GPU; the evaluator must then run on
+            ``"cuda"`` (Ray sets ``CUDA_VISIBLE_DEVICES`` for each trial).
         archs_per_trial: architectures evaluated in one Tune trial (default 1). A batch pays
             Tune's per-trial cost once (scheduling, result processing, experiment-state saves),
             which matters when one evaluation is cheap; the strategy still proposes and learns
@@ -291,6 +307,10 @@ def search(
     from ray import tune
     from ray.tune.search import ConcurrencyLimiter, Searcher
 
+    for label, value in (("cpus_per_trial", cpus_per_trial), ("gpus_per_trial", gpus_per_trial)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0 \
+                or (label == "cpus_per_trial" and value == 0):
+            raise ConfigError(f"{label} must be a number {'>' if label == 'cpus_per_trial' else '>='} 0, got {value!r}")
     for label, value in (("num_samples", num_samples), ("max_concurrent", max_concurrent),
                          ("archs_per_trial", archs_per_trial)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -308,7 +328,7 @@ def search(
         out = Path(tempfile.mkdtemp(prefix="raynas-search-"))
     else:
         out = prepare_out_dir(out_dir, resume=resume, overwrite=overwrite, marker="search.json")
-    storage = os.path.abspath(storage_path) if storage_path else str((out / "tune").resolve())
+    storage = storage_location(storage_path) if storage_path else str((out / "tune").resolve())
     if not resume:
         (out / "search.json").write_text(json.dumps({
             "space": getattr(space, "name", None), "strategy": strategy if isinstance(strategy, str) else type(strategy).__name__,
@@ -319,13 +339,15 @@ def search(
 
     set_ray_env()
     init_ray(address)
+    _check_resources(cpus_per_trial, gpus_per_trial)
     history_path = out / HISTORY_FILE
     from raynas.report.progress import make_progress
 
     display, owned = make_progress(progress, num_samples, metric=metric, mode=mode)
     recorder = _make_history_callback(history_path, metric, mode, num_samples, display)
     trainable = tune.with_resources(
-        tune.with_parameters(evaluate_trial, evaluator=evaluator, metric=metric), {"cpu": cpus_per_trial}
+        tune.with_parameters(evaluate_trial, evaluator=evaluator, metric=metric),
+        {"cpu": cpus_per_trial, **({"gpu": gpus_per_trial} if gpus_per_trial else {})},
     )
     experiment = os.path.join(storage, name)
     if resume and tune.Tuner.can_restore(experiment):

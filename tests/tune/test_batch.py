@@ -122,3 +122,14 @@ def test_a_failing_architecture_fails_alone_in_its_batch(ray_session, tmp_path):
         assert row["arch"]["a"] in (3, 4)
         assert ("simulated evaluator crash" in row["error"]) or ("non-finite" in row["error"])
     assert all(r["arch"]["a"] in (1, 2) for r in result.history if r["status"] == "ok")
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"gpus_per_trial": 1000.0}, "gpus_per_trial=1000.0 fits on no node of this Ray cluster: the most GPU on one node"),
+    ({"cpus_per_trial": 64.0}, "cpus_per_trial=64.0 fits on no node of this Ray cluster"),
+    ({"gpus_per_trial": -1.0}, "gpus_per_trial must be a number >= 0, got -1.0"),
+    ({"cpus_per_trial": 0}, "cpus_per_trial must be a number > 0, got 0"),
+])
+def test_trial_resources_no_node_can_hold_are_refused(ray_session, tmp_path, kwargs, message):
+    with pytest.raises(raynas.ConfigError, match=message):
+        raynas.search(SPACE, Product(), strategy="random", num_samples=2, out_dir=tmp_path / "s", **kwargs)
