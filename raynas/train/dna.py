@@ -27,7 +27,6 @@ widths) is compared with the teacher's first channels.
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import math

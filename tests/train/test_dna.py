@@ -22,6 +22,7 @@ from raynas.nn import Supernet, recalibrate_bn
 from raynas.train import TrainConfig, train
 from raynas.train.dna import BlockTeacher, check_teacher, teacher_features, train_block, train_dna
 from search_spaces import MobileNetSpace, StageSpec
+from strategies.dna import DNAStrategy
 
 SMALL = {"resolutions": [6, 8]}  # tiny at 6 and 8 px: the same structure, a fraction of the cost
 
@@ -201,10 +202,15 @@ def test_dna_needs_a_teacher_and_a_blockwise_space(tmp_path):
 
 
 # -- the Ray job -------------------------------------------------------------------------------------
-def test_blocks_train_as_parallel_ray_tasks_and_write_the_table(ray_session, teacher_file, tmp_path):
+@pytest.fixture(scope="module")
+def dna_run(ray_session, teacher_file, tmp_path_factory):
+    out = tmp_path_factory.mktemp("dna") / "run"
     config = _config(epochs=2, num_workers=2, dna_candidates=6, teacher=teacher_file)
-    result = train(config, tmp_path / "dna")
-    out = tmp_path / "dna"
+    return out, train(config, out)
+
+
+def test_blocks_train_as_parallel_ray_tasks_and_write_the_table(dna_run):
+    out, result = dna_run
     assert sorted(p.name for p in (out / "blocks").iterdir()) == ["block_0.pt", "block_1.pt", "block_2.pt"]
     assert [(row["block"], row["epoch"]) for row in result.history] == [(b, e) for e in (1, 2) for b in range(3)]
     table = BlockTable.load(out)
@@ -218,8 +224,20 @@ def test_blocks_train_as_parallel_ray_tasks_and_write_the_table(ray_session, tea
         block = torch.load(out / "blocks" / f"block_{index}.pt", weights_only=True)["state_dict"]
         assert all(torch.equal(net.state_dict()[k], v) for k, v in block.items())
     searcher = strategies.get("dna", space=space, block_losses=out, top_k=5)
-    first = searcher.suggest("t0")
-    assert first == searcher.strategy.ranked()[0][1]
+    assert searcher.suggest("t0") == searcher.strategy.ranked()[0][1]
+
+
+@pytest.mark.slow
+def test_cli_search_with_dna_proposes_the_table_order(dna_run, tmp_path):
+    from raynas.cli.main import main
+    from raynas.tune.search import read_history
+
+    out, _ = dna_run
+    ranked = DNAStrategy(search_spaces.get("tiny", **SMALL), block_losses=out, top_k=3).ranked()
+    assert main(["search", "--strategy", "dna", "--checkpoint", str(out), "--budget", "3", "--concurrency", "1",
+                 "--quiet", "--out", str(tmp_path / "search")]) == 0
+    rows = read_history(tmp_path / "search" / "history.csv")
+    assert [row["arch"] for row in rows] == [arch for _, arch in ranked]
 
 
 def _block_task_pids():
