@@ -235,8 +235,9 @@ class Strategy:
         space of at most ``ENUMERATE_LIMIT`` architectures (drawn at most 64 times) is
         enumerated and a feasible unproposed one drawn uniformly (``None`` when none is
         left: the feasible space is exhausted); a larger space gets the repeated
-        architecture. When no draw was feasible, a small space is enumerated as well;
-        otherwise :class:`InfeasibleConstraints` is raised.
+        architecture. When no draw was feasible, a small space is enumerated as well; a
+        larger one gets a feasible uniform sample of the space (at most ``max_retries``
+        samples); otherwise :class:`InfeasibleConstraints` is raised.
         """
         repeat = None
         small = self.space.size <= ENUMERATE_LIMIT
@@ -261,6 +262,15 @@ class Strategy:
         elif repeat is not None:
             logger.debug("%s: no unproposed architecture in %d draws; repeating one", type(self).__name__, draws)
             return repeat
+        else:
+            # The strategy's own draws (a learned policy, mutations of one parent) can all
+            # land over a binding budget: fall back to uniform samples of the space.
+            for _ in range(self.max_retries):
+                cand = self.space.canonical(self.space.sample(self.rng))
+                if self.is_feasible(cand) and not (dedupe and self.was_proposed(cand)):
+                    logger.debug("%s: no feasible draw in %d; proposing a uniform feasible sample",
+                                 type(self).__name__, draws)
+                    return cand
         raise InfeasibleConstraints(
             f"{type(self).__name__}: no feasible architecture of space {self.space.name!r} in {draws} draws "
             f"(max_retries={self.max_retries}) under {self.constraints.to_dict()}; the constraints admit too few "

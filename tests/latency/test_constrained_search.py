@@ -39,21 +39,7 @@ def hardware(synthetic_entries):
     return space, table, budget, raynas.PredictorEvaluator(predictor, latency_table=table)
 
 
-def _strategies():
-    for name in strategies.available():
-        if name == "reinforce":
-            yield pytest.param(name, marks=pytest.mark.xfail(
-                raises=raynas.InfeasibleConstraints, strict=False,
-                reason="ReinforceStrategy raises InfeasibleConstraints once its policy has learned that bigger is "
-                       "better and every policy draw is over a binding budget: it has no fallback to a uniform "
-                       "feasible sample (half of tiny meets this budget). A bug in strategies (Strategy._propose "
-                       "raises when capped policy draws find no feasible arch), reported; remove this mark when "
-                       "fixed. Over-budget proposals still fail the test."))
-        else:
-            yield name
-
-
-@pytest.mark.parametrize("name", list(_strategies()))
+@pytest.mark.parametrize("name", strategies.available())
 def test_no_proposal_is_over_the_latency_budget(name, hardware):
     space, table, budget, evaluator = hardware
     assert space.latency(space.largest(), table) > budget > space.latency(space.smallest(), table)

@@ -152,6 +152,19 @@ def test_a_budget_too_tight_to_sample_raises_after_the_retry_cap():
         strategy.ask()
 
 
+def test_when_every_strategy_draw_is_over_budget_a_uniform_feasible_sample_is_proposed():
+    # a policy that has learned "bigger is better" under a binding budget: its own draws never fit
+    class Greedy(RandomStrategy):
+        def _ask(self):
+            return self._propose(self.space.largest, dedupe=True, draws=20)
+
+    budget = Constraints(max_params=NB201.params(NB201.smallest()) + 3 * 2400)
+    strategy = Greedy(NB201, seed=3, constraints=budget)
+    archs = [strategy.ask() for _ in range(5)]
+    assert all(budget.satisfied(NB201, a) for a in archs)
+    assert len({str(sorted(a.items())) for a in archs}) == 5  # still no repeats
+
+
 # -- base bookkeeping ---------------------------------------------------------------------------
 def test_tell_validates_scores_and_tracks_the_best():
     strategy = RandomStrategy(NB201)
