@@ -133,3 +133,21 @@ def test_a_failing_architecture_fails_alone_in_its_batch(ray_session, tmp_path):
 def test_trial_resources_no_node_can_hold_are_refused(ray_session, tmp_path, kwargs, message):
     with pytest.raises(raynas.ConfigError, match=message):
         raynas.search(SPACE, Product(), strategy="random", num_samples=2, out_dir=tmp_path / "s", **kwargs)
+
+
+def test_resume_keeps_the_rows_of_finished_batches_only(tmp_path):
+    from types import SimpleNamespace
+
+    from raynas.tune.search import _append_csv, _reconcile_history, read_history
+
+    path = tmp_path / "history.csv"
+    rows = [{"trial_id": tid, "status": "ok", "arch": {"a": 1, "b": 1}, "wall_time_s": 1.0, "accuracy": 1.0,
+             "node_id": "n", "error": ""} for tid in ("aa_00000/0", "aa_00000/1", "aa_00001/0", "aa_00002")]
+    for row in rows:
+        _append_csv(path, row)
+    # the restored experiment knows trials aa_00000 (a batch) and aa_00002 (single) as finished
+    restored = [SimpleNamespace(metrics={"trial_id": "aa_00000"}, error=None, path=None),
+                SimpleNamespace(metrics={"trial_id": "aa_00002"}, error=None, path=None)]
+    kept = _reconcile_history(path, restored)
+    assert [r["trial_id"] for r in kept] == ["aa_00000/0", "aa_00000/1", "aa_00002"]
+    assert [r["trial_id"] for r in read_history(path)] == ["aa_00000/0", "aa_00000/1", "aa_00002"]

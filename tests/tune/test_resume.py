@@ -27,9 +27,10 @@ DRIVER = textwrap.dedent(
     import raynas, search_spaces
     from raynas.evaluate.toy import ToyEvaluator
     out, strategy, resume, address = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4]
+    archs_per_trial = int(sys.argv[5]) if len(sys.argv) > 5 else 1
     space = search_spaces.ChoiceSpace({"a": tuple(range(6)), "b": tuple(range(6)), "c": ("x", "y", "z")}, name="toy")
     raynas.search(space, ToyEvaluator(space, delay_s=0.15), strategy=strategy, num_samples=%d, max_concurrent=1,
-                  seed=3, out_dir=out, resume=resume, address=address)
+                  seed=3, out_dir=out, resume=resume, address=address, archs_per_trial=archs_per_trial)
     """ % BUDGET
 )
 SPACE = search_spaces.ChoiceSpace({"a": tuple(range(6)), "b": tuple(range(6)), "c": ("x", "y", "z")}, name="toy")
@@ -43,8 +44,8 @@ def _rows(path):
     return read_history(path) if path.exists() else []
 
 
-def _kill_at_half(script, out, strategy, address):
-    proc = subprocess.Popen([sys.executable, str(script), str(out), strategy, "0", address],
+def _kill_at_half(script, out, strategy, address, archs_per_trial=1):
+    proc = subprocess.Popen([sys.executable, str(script), str(out), strategy, "0", address, str(archs_per_trial)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     try:
@@ -92,6 +93,26 @@ def test_killed_search_resumes_to_the_same_result(ray_session, tmp_path, strateg
         assert [r["accuracy"] for r in history] == [r["accuracy"] for r in reference.history]
     elif strategy != "grid":
         assert len(set(archs)) == len(archs)
+
+
+@pytest.mark.slow
+def test_killed_batched_search_resumes_to_the_same_result(ray_session, tmp_path):
+    """Three architectures per trial: the resumed history equals an uninterrupted batched search."""
+    address = ray_session.get_runtime_context().gcs_address
+    reference = raynas.search(SPACE, ToyEvaluator(SPACE, delay_s=0.0), strategy="evolution", num_samples=BUDGET,
+                              max_concurrent=1, seed=3, out_dir=tmp_path / "reference", archs_per_trial=3)
+    script = tmp_path / "driver.py"
+    script.write_text(DRIVER)
+    out = tmp_path / "killed"
+    _kill_at_half(script, out, "evolution", address, archs_per_trial=3)
+    assert BUDGET // 2 <= len(_rows(out / "history.csv")) < BUDGET
+    result = subprocess.run([sys.executable, str(script), str(out), "evolution", "1", address, "3"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    history = read_history(out / "history.csv")
+    ids = [row["trial_id"] for row in history]
+    assert len(ids) == len(set(ids)) == BUDGET and all("/" in i for i in ids)
+    assert [SPACE.key(r["arch"]) for r in history] == [SPACE.key(r["arch"]) for r in reference.history]
 
 
 def test_resume_needs_an_interrupted_search(tmp_path):
