@@ -12,8 +12,6 @@ under the sub-trial id ``"<trial_id>/<index>"``, exactly as if each had been a t
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from typing import Any
 
 from ray.tune.search import Searcher
@@ -109,31 +107,20 @@ class BatchSearcher(Searcher):
 
     # -- checkpoints -------------------------------------------------------------------------
     def get_state(self) -> dict[str, Any]:
-        fd, tmp = tempfile.mkstemp(prefix=".raynas-batch-", suffix=".pkl")
-        os.close(fd)
-        try:
-            self.searcher.save(tmp)
-            with open(tmp, "rb") as f:
-                inner = f.read()
-        finally:
-            os.unlink(tmp)
+        from raynas.tune.searcher import save_searcher_bytes
+
         return {"format": _FORMAT, "archs_per_trial": self.archs_per_trial, "total": self.total,
-                "suggested": self._suggested, "finished": self._finished, "live": dict(self._live), "inner": inner}
+                "suggested": self._suggested, "finished": self._finished, "live": dict(self._live),
+                "inner": save_searcher_bytes(self.searcher)}
 
     def set_state(self, state: dict[str, Any]) -> None:
-        from raynas.tune.searcher import _check_format
+        from raynas.tune.searcher import _check_format, restore_searcher_bytes
 
         state = _check_format(state, _FORMAT, "BatchSearcher", "the state")
         self.archs_per_trial, self.total = state["archs_per_trial"], state["total"]
         self._suggested, self._finished = state["suggested"], state["finished"]
         self._live = dict(state["live"])
-        fd, tmp = tempfile.mkstemp(prefix=".raynas-batch-", suffix=".pkl")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(state["inner"])
-            self.searcher.restore(tmp)
-        finally:
-            os.unlink(tmp)
+        restore_searcher_bytes(self.searcher, state["inner"])
 
     def save(self, checkpoint_path: str) -> None:
         from raynas.tune.searcher import _write_pickle

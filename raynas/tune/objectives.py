@@ -21,9 +21,7 @@ from __future__ import annotations
 import logging
 import math
 import numbers
-import os
 import pickle
-import tempfile
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
@@ -31,6 +29,7 @@ from ray.tune.search import Searcher
 
 from raynas.constraints import Constraints
 from raynas.errors import ConfigError, InfeasibleConstraints, InvalidArchitecture, InvalidCheckpoint
+from raynas.tune.searcher import _write_pickle, restore_searcher_bytes, save_searcher_bytes
 
 __all__ = [
     "Objective",
@@ -193,14 +192,6 @@ def _scores(result: Mapping[str, Any] | None, objectives: Sequence[Objective]) -
     return tuple(out)
 
 
-def _dump(path: str, state: dict[str, Any]) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".raynas-", suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        pickle.dump(state, f)
-    os.replace(tmp, path)
-
-
 def _check(state: Any, owner: str, where: str) -> dict[str, Any]:
     if not isinstance(state, dict) or state.get("format") != _FORMAT or state.get("owner") != owner:
         raise InvalidCheckpoint(f"{owner}: {where} is not a {owner} checkpoint")
@@ -274,7 +265,7 @@ class ParetoStrategySearcher(Searcher):
         self.max_concurrent = state["max_concurrent"]
 
     def save(self, checkpoint_path: str) -> None:
-        _dump(checkpoint_path, self.get_state())
+        _write_pickle(checkpoint_path, self.get_state())
 
     def restore(self, checkpoint_path: str) -> None:
         self.set_state(_load(checkpoint_path, type(self).__name__))
@@ -378,14 +369,7 @@ class ParetoLibrarySearcher(Searcher):
         self.searcher.on_trial_complete(inner_id, result=self._result(scores), error=False)
 
     def get_state(self) -> dict[str, Any]:
-        fd, tmp = tempfile.mkstemp(prefix=".raynas-inner-", suffix=".pkl")
-        os.close(fd)
-        try:
-            self.searcher.save(tmp)
-            with open(tmp, "rb") as f:
-                inner = f.read()
-        finally:
-            os.unlink(tmp)
+        inner = save_searcher_bytes(self.searcher)
         return {
             "format": _FORMAT, "owner": type(self).__name__, "inner": inner,
             "live": {k: (i, dict(a)) for k, (i, a) in self._live.items()}, "counter": self._counter,
@@ -395,20 +379,14 @@ class ParetoLibrarySearcher(Searcher):
 
     def set_state(self, state: dict[str, Any]) -> None:
         state = _check(state, type(self).__name__, "the state")
-        fd, tmp = tempfile.mkstemp(prefix=".raynas-inner-", suffix=".pkl")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(state["inner"])
-            self.searcher.restore(tmp)
-        finally:
-            os.unlink(tmp)
+        restore_searcher_bytes(self.searcher, state["inner"])
         self._live = {k: (i, dict(a)) for k, (i, a) in state["live"].items()}
         self._counter, self.num_rejected = state["counter"], state["num_rejected"]
         self._worst, self._best = state["worst"], state["best"]
         self.max_concurrent = state["max_concurrent"]
 
     def save(self, checkpoint_path: str) -> None:
-        _dump(checkpoint_path, self.get_state())
+        _write_pickle(checkpoint_path, self.get_state())
 
     def restore(self, checkpoint_path: str) -> None:
         self.set_state(_load(checkpoint_path, type(self).__name__))

@@ -75,6 +75,29 @@ def _write_pickle(path: str, obj: Any) -> None:
         raise
 
 
+def save_searcher_bytes(searcher: Searcher) -> bytes:
+    """A wrapped searcher's own checkpoint (``searcher.save``), as bytes to embed in a wrapper's state."""
+    fd, tmp = tempfile.mkstemp(prefix=".raynas-inner-", suffix=".pkl")
+    os.close(fd)
+    try:
+        searcher.save(tmp)
+        with open(tmp, "rb") as f:
+            return f.read()
+    finally:
+        os.unlink(tmp)
+
+
+def restore_searcher_bytes(searcher: Searcher, data: bytes) -> None:
+    """Restore ``searcher`` from what :func:`save_searcher_bytes` returned."""
+    fd, tmp = tempfile.mkstemp(prefix=".raynas-inner-", suffix=".pkl")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        searcher.restore(tmp)
+    finally:
+        os.unlink(tmp)
+
+
 def _read_pickle(path: str, expected_format: str, owner: str) -> dict[str, Any]:
     try:
         with open(path, "rb") as f:
@@ -376,16 +399,7 @@ class ConstrainedSearcher(Searcher):
 
     # -- checkpoints -------------------------------------------------------------------------
     def get_state(self) -> dict[str, Any]:
-        inner = None
-        if self.searcher is not None:
-            fd, tmp = tempfile.mkstemp(prefix=".raynas-inner-", suffix=".pkl")
-            os.close(fd)
-            try:
-                self.searcher.save(tmp)
-                with open(tmp, "rb") as f:
-                    inner = f.read()
-            finally:
-                os.unlink(tmp)
+        inner = None if self.searcher is None else save_searcher_bytes(self.searcher)
         return {
             "format": _CONSTRAINED_FORMAT,
             "name": self.name,
@@ -416,13 +430,7 @@ class ConstrainedSearcher(Searcher):
             return
         if self.searcher is None:
             self._setup()
-        fd, tmp = tempfile.mkstemp(prefix=".raynas-inner-", suffix=".pkl")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(state["inner"])
-            self.searcher.restore(tmp)
-        finally:
-            os.unlink(tmp)
+        restore_searcher_bytes(self.searcher, state["inner"])
 
     def save(self, checkpoint_path: str) -> None:
         """Pickle this wrapper's state and the library searcher's own checkpoint."""
