@@ -24,15 +24,9 @@ from raynas.predictor import (
     top_candidates,
 )
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 SMALL = PredictorConfig(hidden_size=64, epochs=60, batch_size=32, lr=3e-3, seed=0)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ the small, fast training set-up the method and loop tests share."""
 from __future__ import annotations
 
 import pytest
-import torch
 
 from raynas.train import TrainConfig
 
@@ -13,11 +12,8 @@ FAST = {"space": "tiny", "space_kwargs": {"resolutions": [6, 8]}, "dataset": "sy
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+def _one_torch_thread(one_torch_thread):
+    """Every module here runs torch on one thread (``one_torch_thread`` in tests/conftest.py)."""
 
 
 @pytest.fixture
