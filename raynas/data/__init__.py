@@ -2,6 +2,8 @@
 
 Every loader returns a :class:`Data` with tensor-backed train and validation splits.
 Images keep their native size; the supernet resizes them to the active resolution.
+:mod:`raynas.data.transforms` holds the ImageNet evaluation transform (resize + centre crop, as
+once-for-all evaluates) and the ImageNet mean and std.
 """
 
 from raynas.data._datasets import Data, available, load
