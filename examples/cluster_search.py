@@ -7,8 +7,9 @@ others), then from any machine that can reach it:
     python examples/cluster_search.py --checkpoint /shared/runs/tiny --storage /shared/ray-results
 
 Trials run wherever the cluster has free CPUs. Every node must be able to read what the
-evaluator reads: the NAS-Bench-201 table by default (set RAYNAS_NB201 or --table to a
-path every node has), or a supernet --checkpoint on shared storage; --storage must be a
+evaluator reads: the NAS-Bench-201 table by default (packaged with raynas, so every node
+with raynas installed has it; --table or RAYNAS_NB201 for another copy), or a supernet
+--checkpoint on shared storage; --storage must be a
 path every node reaches (shared disk or s3://...). Without an address the script starts
 a local Ray, so it runs anywhere. --fast: a smoke test (or RAYNAS_EXAMPLE_FAST=1).
 The same from the shell: raynas search --address HEAD:6379 --checkpoint ... --out ...

@@ -25,7 +25,7 @@ def main() -> None:
     parser.add_argument("--dataset", default="cifar10", choices=["cifar10", "cifar100", "imagenet16"])
     parser.add_argument("--budget", type=int, default=100)
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--table", default=None, help="the NAS-Bench-201 CSV (default: $RAYNAS_NB201 or the shared copy)")
+    parser.add_argument("--table", default=None, help="the NAS-Bench-201 CSV (default: $RAYNAS_NB201, else the table packaged with raynas)")
     parser.add_argument("--out", default="runs/compare-nb201")
     parser.add_argument("--fast", action="store_true", default=os.environ.get("RAYNAS_EXAMPLE_FAST") == "1")
     parser.add_argument("--address", default=None, help="Ray cluster address (default: RAY_ADDRESS or a local Ray)")

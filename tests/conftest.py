@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-NB201_TABLE = (REPO / ".." / "shared" / "benchmarks" / "nb201" / "nb201.csv").resolve()
 
 
 @pytest.fixture(scope="session")

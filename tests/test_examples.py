@@ -20,8 +20,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
-NB201_TABLE = (REPO / ".." / "shared" / "benchmarks" / "nb201" / "nb201.csv").resolve()
-needs_table = pytest.mark.skipif(not NB201_TABLE.exists(), reason=f"NAS-Bench-201 table not found at {NB201_TABLE}")
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +28,8 @@ def address(ray_session):
 
 
 def _run(script: str, args: list[str], address: str, cwd: Path, timeout: int = 600) -> str:
-    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAYNAS_EXAMPLE_FAST")}
-    env["RAYNAS_NB201"] = str(NB201_TABLE)
+    # No RAYNAS_NB201 and a temporary working directory: the examples use the packaged table.
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAYNAS_EXAMPLE_FAST", "RAYNAS_NB201")}
     proc = subprocess.run([sys.executable, str(EXAMPLES / script), "--fast", "--address", address, *args],
                           cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, f"{script} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
@@ -39,7 +37,6 @@ def _run(script: str, args: list[str], address: str, cwd: Path, timeout: int = 6
 
 
 @pytest.mark.slow
-@needs_table
 def test_compare_nb201(address, tmp_path):
     out = _run("compare_nb201.py", ["--out", str(tmp_path / "cmp")], address, tmp_path)
     assert "regret" in out and "report with plots" in out
@@ -47,7 +44,6 @@ def test_compare_nb201(address, tmp_path):
         assert (tmp_path / "cmp" / name).stat().st_size > 0, name
 
 
-@needs_table
 def test_cluster_search(address, tmp_path):
     out = _run("cluster_search.py", ["--out", str(tmp_path / "search")], address, tmp_path)
     assert "starting a local Ray" not in out  # it joined the running one

@@ -69,7 +69,7 @@ def add_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None], po
     cmp.add_argument("--dataset", default=None,
                      help=f"with --benchmark: one of {', '.join(TABLE_DATASETS)} (default cifar10); with "
                           "--checkpoint: the data set to validate on (default: the one it was trained on)")
-    cmp.add_argument("--table", default=None, help="the benchmark CSV (default: $RAYNAS_NB201 or the shared copy)")
+    cmp.add_argument("--table", default=None, help="the benchmark CSV, plain or .gz (default: $RAYNAS_NB201, else the table packaged with raynas)")
     cmp.add_argument("--data-dir", default=None, help="where torchvision data sets live (--checkpoint)")
     cmp.add_argument("--strategies", default="random,evolution",
                      help="comma-separated strategy names (see strategies.available()); default random,evolution")

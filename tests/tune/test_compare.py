@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import logging
@@ -18,14 +19,13 @@ import raynas
 import search_spaces
 from raynas.cli.main import main
 from raynas.errors import ConfigError
+from raynas.evaluate.table import nb201_table_path
 from raynas.report.plots import pixel_size
 from raynas.report.progress import Progress
 from raynas.tune.compare import compare
 
-NB201_TABLE = (Path(__file__).parents[2] / ".." / "shared" / "benchmarks" / "nb201" / "nb201.csv").resolve()
+NB201_TABLE = nb201_table_path()  # the copy packaged with raynas
 logging.getLogger("optuna").setLevel(logging.WARNING)
-
-needs_table = pytest.mark.skipif(not NB201_TABLE.exists(), reason=f"NAS-Bench-201 table not found at {NB201_TABLE}")
 
 class _Tty(io.StringIO):
     def isatty(self):
@@ -39,11 +39,23 @@ BUDGET = 20
 
 @pytest.fixture(scope="module")
 def compared(ray_session, tmp_path_factory):
-    """One CLI comparison: 2 strategies x 2 seeds x 20 evaluations on the table."""
+    """One CLI comparison: 2 strategies x 2 seeds x 20 evaluations on the packaged table, run from
+    a temporary working directory (no --table, no RAYNAS_NB201: the table comes with the package)."""
+    import os
+
     out = tmp_path_factory.mktemp("cmp") / "nb201"
-    code = main(["compare", "--benchmark", "nb201", "--dataset", "cifar10", "--table", str(NB201_TABLE),
-                 "--strategies", ",".join(STRATEGIES), "--seeds", str(len(SEEDS)), "--budget", str(BUDGET),
-                 "--concurrency", "2", "--budgets", "5,10,20", "--out", str(out), "--quiet"])
+    elsewhere = tmp_path_factory.mktemp("cwd")
+    previous = os.getcwd()
+    env_table = os.environ.pop("RAYNAS_NB201", None)
+    os.chdir(elsewhere)
+    try:
+        code = main(["compare", "--benchmark", "nb201", "--dataset", "cifar10",
+                     "--strategies", ",".join(STRATEGIES), "--seeds", str(len(SEEDS)), "--budget", str(BUDGET),
+                     "--concurrency", "2", "--budgets", "5,10,20", "--out", str(out), "--quiet"])
+    finally:
+        os.chdir(previous)
+        if env_table is not None:
+            os.environ["RAYNAS_NB201"] = env_table
     assert code == 0
     return out
 
@@ -53,7 +65,6 @@ def _results(out):
         return list(csv.DictReader(f))
 
 
-@needs_table
 def test_results_have_one_row_per_trial(compared):
     rows = _results(compared)
     assert len(rows) == len(STRATEGIES) * len(SEEDS) * BUDGET
@@ -72,10 +83,9 @@ def test_results_have_one_row_per_trial(compared):
         assert float(row["wall_time_s"]) > 0
 
 
-@needs_table
 def test_summary_agrees_with_results_recomputed_independently(compared):
     rows = _results(compared)
-    optimum = max(float(r["cifar10_test_200ep"]) for r in csv.DictReader(open(NB201_TABLE, newline="")))
+    optimum = max(float(r["cifar10_test_200ep"]) for r in csv.DictReader(gzip.open(NB201_TABLE, "rt", newline="")))
     runs = defaultdict(list)
     for row in rows:
         runs[(row["strategy"], int(row["seed"]))].append(row)
@@ -111,7 +121,6 @@ def _png_size(path):
     return struct.unpack(">II", data[16:24])
 
 
-@needs_table
 def test_plots_are_written_and_embedded_in_the_report(compared):
     report = (compared / "report.md").read_text()
     for name in ("best_so_far", "regret", "pareto", "wall_time"):
@@ -122,7 +131,6 @@ def test_plots_are_written_and_embedded_in_the_report(compared):
     assert "known optimum" in report and "| random |" in report and "| evolution |" in report
 
 
-@needs_table
 def test_an_occupied_folder_is_refused_without_overwrite(compared, capsys):
     before = (compared / "results.csv").read_bytes()
     code = main(["compare", "--benchmark", "nb201", "--strategies", "random", "--seeds", "1", "--budget", "2",
@@ -133,7 +141,6 @@ def test_an_occupied_folder_is_refused_without_overwrite(compared, capsys):
     assert (compared / "results.csv").read_bytes() == before
 
 
-@needs_table
 def test_multi_objective_compare_returns_the_pareto_set(ray_session, tmp_path):
     space = search_spaces.get("nb201")
     evaluator = raynas.TableEvaluator(NB201_TABLE, signal="cifar10_val_12ep")
@@ -213,8 +220,7 @@ def test_cli_builds_the_same_evaluators_as_search(tmp_path):
     assert space.name == "tiny" and isinstance(evaluator, SupernetEvaluator) and evaluator.dataset == "synthetic"
     with pytest.raises(ConfigError, match="--table applies to --benchmark only"):
         _evaluator(argparse.Namespace(**{**base, "checkpoint": str(tmp_path / "sn"), "table": "t.csv"}))
-    if NB201_TABLE.exists():
-        space, evaluator = _evaluator(argparse.Namespace(**{**base, "benchmark": "nb201", "dataset": "cifar100",
-                                                            "table": str(NB201_TABLE)}))
-        assert space.name == "nb201" and evaluator.signal == "cifar100_val_12ep"
-        assert evaluator.test_column == "cifar100_test_200ep"
+    space, evaluator = _evaluator(argparse.Namespace(**{**base, "benchmark": "nb201", "dataset": "cifar100",
+                                                        "table": str(NB201_TABLE)}))
+    assert space.name == "nb201" and evaluator.signal == "cifar100_val_12ep"
+    assert evaluator.test_column == "cifar100_test_200ep"
