@@ -30,17 +30,12 @@ from __future__ import annotations
 import copy
 from typing import Any, Mapping, Sequence
 
+from raynas.checks import check_int, check_positive_int
 from raynas.errors import ConfigError
 from raynas.nn.cell import CellSpec, CellSupernet, cell_op_cost, edge_name, parse_edge
 from search_spaces._base import Arch, SearchSpace
 
 __all__ = ["CellSpace"]
-
-
-def _check_int(name: str, value: Any, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return value
 
 
 def _edges_and_ops(ops: Any, num_nodes: int) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[str, ...], ...]]:
@@ -94,7 +89,7 @@ class CellSpace(SearchSpace):
         num_classes: int = 10,
         name: str = "cell",
     ):
-        num_nodes = _check_int("num_nodes", num_nodes, 2)
+        num_nodes = check_int(None, "num_nodes", num_nodes, low=2)
         edges, candidates = _edges_and_ops(ops, num_nodes)
         spec = CellSpec(
             edges=edges,
@@ -106,7 +101,7 @@ class CellSpace(SearchSpace):
             in_channels=in_channels,
             resolution=resolution,
         )
-        self.num_classes = _check_int("num_classes", num_classes)
+        self.num_classes = check_positive_int(None, "num_classes", num_classes)
         self.spec = spec
         self._edge_keys = tuple(f"edge.{edge_name(to, src)}" for to, src in spec.edges)
         choices = dict(zip(self._edge_keys, spec.ops))
@@ -199,7 +194,7 @@ class CellSpace(SearchSpace):
 
     def with_num_classes(self, num_classes: int) -> "CellSpace":
         """A copy of this space whose classifier (and so flops/params) has ``num_classes`` outputs."""
-        _check_int("num_classes", num_classes)
+        check_positive_int(None, "num_classes", num_classes)
         if num_classes == self.num_classes:
             return self
         space = copy.copy(self)

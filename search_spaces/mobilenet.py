@@ -13,6 +13,7 @@ import copy
 import functools
 from typing import Any, Mapping, Sequence
 
+from raynas.checks import check_positive_int
 from raynas.errors import ConfigError, InvalidArchitecture
 from raynas.nn import ElasticMobileNet, MobileNetArch, MobileNetSpec, StageArch, StageSpec, se_channels
 from search_spaces._base import Arch, SearchSpace
@@ -87,8 +88,7 @@ class MobileNetSpace(SearchSpace):
             head_activation=head_activation,
         )
         resolutions = _positive_ints("resolutions", resolutions)
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-            raise ConfigError(f"num_classes must be a positive int, got {num_classes!r}")
+        check_positive_int(None, "num_classes", num_classes)
         self.spec = spec
         self.resolutions = resolutions
         self.num_classes = num_classes
@@ -278,8 +278,7 @@ class MobileNetSpace(SearchSpace):
     # -- the supernet --------------------------------------------------------------------------
     def with_num_classes(self, num_classes: int) -> "MobileNetSpace":
         """A copy of this space whose classifier (and so flops/params) has ``num_classes`` outputs."""
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-            raise ConfigError(f"num_classes must be a positive int, got {num_classes!r}")
+        check_positive_int(None, "num_classes", num_classes)
         if num_classes == self.num_classes:
             return self
         space = copy.copy(self)

@@ -29,6 +29,7 @@ from typing import Any, Callable
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from raynas.checks import check_positive_int
 from raynas.errors import InvalidArchitecture
 from raynas.testing import ContractError, NotApplicable
 
@@ -86,11 +87,8 @@ class Budget:
     smallest_resolution: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "num_random"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < (1 if name == "batch_size" else 0):
-                raise ValueError(f"Budget.{name} must be a {'positive' if name == 'batch_size' else 'non-negative'} "
-                                 f"int, got {value!r}")
+        check_positive_int("Budget", "batch_size", self.batch_size)
+        check_positive_int("Budget", "num_random", self.num_random, allow_zero=True)
 
 
 LIGHT = Budget()

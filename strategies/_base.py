@@ -25,10 +25,11 @@ import numbers
 import random
 from typing import Any, Callable, Mapping
 
+from raynas.checks import check_int
 from raynas.constraints import Constraints
 from raynas.errors import ConfigError, InfeasibleConstraints, InvalidCheckpoint
 
-__all__ = ["Strategy", "FINISHED", "check_int", "check_float", "check_bool"]
+__all__ = ["Strategy", "FINISHED"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,39 +57,6 @@ class _Finished:
 
 
 FINISHED = _Finished()
-
-
-# -- option validation (shared by every strategy) ----------------------------------------------
-def check_int(owner: str, name: str, value: Any, *, low: int, high: int | None = None) -> int:
-    """``value`` if it is an int in ``[low, high]``, else a :class:`ConfigError` naming the rule."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ConfigError(f"{owner}: {name} must be an int, got {value!r} ({type(value).__name__})")
-    value = int(value)
-    if value < low or (high is not None and value > high):
-        upper = "inf" if high is None else str(high)
-        raise ConfigError(f"{owner}: {name} must be in [{low}, {upper}], got {value!r}")
-    return value
-
-
-def check_float(
-    owner: str, name: str, value: Any, *, low: float, high: float, low_open: bool = False, high_open: bool = False
-) -> float:
-    """``value`` as a float in the interval, else a :class:`ConfigError` naming the interval."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
-        raise ConfigError(f"{owner}: {name} must be a finite number, got {value!r}")
-    value = float(value)
-    too_low = value <= low if low_open else value < low
-    too_high = value >= high if high_open else value > high
-    if too_low or too_high:
-        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-        raise ConfigError(f"{owner}: {name} must be in {interval}, got {value!r}")
-    return value
-
-
-def check_bool(owner: str, name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{owner}: {name} must be True or False, got {value!r}")
-    return value
 
 
 class Strategy:
@@ -121,7 +89,7 @@ class Strategy:
         if constraints is not None and not isinstance(constraints, Constraints):
             raise ConfigError(f"{owner}: constraints must be a raynas.Constraints or None, got {constraints!r}")
         self.space = space
-        self.seed = check_int(owner, "seed", seed, low=-(2**63))
+        self.seed = check_int(owner, "seed", seed)
         self.constraints = constraints or Constraints()
         self.max_retries = check_int(owner, "max_retries", max_retries, low=1)
         self.constraints.check_feasible(space)

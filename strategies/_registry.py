@@ -8,17 +8,16 @@ Ray is imported only when :func:`get` builds a searcher, so ``import strategies`
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from typing import Any, Callable
 
 from raynas.constraints import Constraints
 from raynas.errors import ConfigError
+from raynas.registry import Registry
 
 __all__ = ["get", "available", "register", "unregister", "options"]
 
-# name -> "module:attribute" for built-ins (imported on first use).
-_BUILTIN: dict[str, str] = {
+_REGISTRY = Registry("strategy", {
     "random": "strategies.random:RandomStrategy",
     "evolution": "strategies.evolution:EvolutionStrategy",
     "reinforce": "strategies.reinforce:ReinforceStrategy",
@@ -26,8 +25,7 @@ _BUILTIN: dict[str, str] = {
     "dna": "strategies.dna:DNAStrategy",
     "tpe": "strategies.library:tpe",
     "nevergrad": "strategies.library:nevergrad",
-}
-_USER: dict[str, Callable[..., Any]] = {}
+})
 _COMMON = ("space", "seed", "constraints")
 
 
@@ -38,41 +36,22 @@ def register(name: str, factory: Callable[..., Any], *, overwrite: bool = False)
     :class:`strategies.Strategy` subclass instance (a ``Strategy`` class itself works) or a
     ``ray.tune.search.Searcher``.
     """
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"strategy name must be a non-empty string, got {name!r}")
-    if not callable(factory):
-        raise TypeError(f"factory for strategy {name!r} must be callable, got {factory!r}")
-    if (name in _BUILTIN or name in _USER) and not overwrite:
-        raise ValueError(f"strategy {name!r} is already registered; pass overwrite=True to replace it")
-    _USER[name] = factory
+    _REGISTRY.register(name, factory, overwrite=overwrite)
 
 
 def unregister(name: str) -> None:
     """Remove a strategy added with :func:`register` (built-ins cannot be removed)."""
-    if name not in _USER:
-        raise ValueError(f"strategy {name!r} was not added with register(); user strategies: {sorted(_USER)}")
-    del _USER[name]
+    _REGISTRY.unregister(name)
 
 
 def available() -> list[str]:
     """Names accepted by :func:`get`, sorted."""
-    return sorted(set(_BUILTIN) | set(_USER))
-
-
-def _factory(name: str) -> Callable[..., Any]:
-    if not isinstance(name, str):
-        raise ConfigError(f"strategy name must be a string, got {name!r}; available: {', '.join(available())}")
-    if name in _USER:
-        return _USER[name]
-    if name in _BUILTIN:
-        module, attr = _BUILTIN[name].split(":")
-        return getattr(importlib.import_module(module), attr)
-    raise ConfigError(f"unknown strategy {name!r}; available: {', '.join(available())}")
+    return _REGISTRY.available()
 
 
 def options(name: str) -> dict[str, Any] | None:
     """The strategy's own options and their defaults (``None`` when the factory takes ``**kwargs``)."""
-    signature = inspect.signature(_factory(name))
+    signature = inspect.signature(_REGISTRY.factory(name))
     out: dict[str, Any] = {}
     for param in signature.parameters.values():
         if param.kind is inspect.Parameter.VAR_KEYWORD:
@@ -107,7 +86,7 @@ def get(
         ConfigError: unknown name (lists :func:`available`) or unknown option (lists the valid ones).
         InfeasibleConstraints: no architecture of the space meets ``constraints``.
     """
-    factory = _factory(name)
+    factory = _REGISTRY.factory(name)
     if isinstance(space, str):
         import search_spaces
 

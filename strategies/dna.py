@@ -32,9 +32,10 @@ import time
 from typing import Any, Mapping
 
 from raynas.block_table import BlockTable, candidate_costs
+from raynas.checks import check_int
 from raynas.constraints import Constraints
 from raynas.errors import ConfigError
-from strategies._base import FINISHED, Strategy, check_int
+from strategies._base import FINISHED, Strategy
 
 __all__ = ["DNAStrategy", "as_block_table"]
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, Mapping
 
+from raynas.checks import check_bool, check_float, check_int
 from raynas.constraints import Constraints
-from strategies._base import FINISHED, Strategy, check_bool, check_float, check_int
+from strategies._base import FINISHED, Strategy
 
 __all__ = ["EvolutionStrategy"]
 

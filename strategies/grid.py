@@ -8,8 +8,9 @@ import math
 import re
 from typing import Any, Mapping, Sequence
 
+from raynas.checks import check_int
 from raynas.constraints import Constraints
-from strategies._base import FINISHED, Strategy, check_int
+from strategies._base import FINISHED, Strategy
 
 __all__ = ["GridStrategy", "coarse_axes"]
 

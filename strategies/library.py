@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from raynas.checks import check_bool, check_int
 from raynas.constraints import Constraints
 from raynas.errors import ConfigError
 from raynas.tune.searcher import ConstrainedSearcher
-from strategies._base import check_bool, check_int
 
 __all__ = ["tpe", "nevergrad"]
 

@@ -11,9 +11,10 @@ import math
 import numbers
 from typing import Any, Mapping, Sequence
 
+from raynas.checks import check_bool, check_float, check_int
 from raynas.constraints import Constraints
 from raynas.report.pareto import crowding_distance, non_dominated_sort
-from strategies._base import FINISHED, Strategy, check_bool, check_float, check_int
+from strategies._base import FINISHED, Strategy
 
 __all__ = ["NSGA2Strategy"]
 

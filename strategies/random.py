@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from raynas.checks import check_bool
 from raynas.constraints import Constraints
-from strategies._base import FINISHED, Strategy, check_bool
+from strategies._base import FINISHED, Strategy
 
 __all__ = ["RandomStrategy"]
 

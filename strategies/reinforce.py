@@ -8,9 +8,10 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from raynas.checks import check_bool, check_float
 from raynas.constraints import Constraints
 from raynas.errors import InvalidCheckpoint
-from strategies._base import FINISHED, Strategy, check_bool, check_float
+from strategies._base import FINISHED, Strategy
 
 __all__ = ["ReinforceStrategy"]
 
@@ -64,9 +65,9 @@ class ReinforceStrategy(Strategy):
     ):
         super().__init__(space, seed=seed, constraints=constraints, max_retries=max_retries)
         owner = type(self).__name__
-        self.learning_rate = check_float(owner, "learning_rate", learning_rate, low=0.0, high=math.inf, low_open=True)
+        self.learning_rate = check_float(owner, "learning_rate", learning_rate, low=0.0, low_open=True)
         self.baseline_decay = check_float(owner, "baseline_decay", baseline_decay, low=0.0, high=1.0, high_open=True)
-        self.entropy_weight = check_float(owner, "entropy_weight", entropy_weight, low=0.0, high=math.inf)
+        self.entropy_weight = check_float(owner, "entropy_weight", entropy_weight, low=0.0)
         self.dedupe = check_bool(owner, "dedupe", dedupe)
         self.logits = {key: np.zeros(len(values)) for key, values in space.choices.items()}
         self.baseline: float | None = None

@@ -6,7 +6,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from raynas._config import check_choice, check_positive_float, check_positive_int, from_dict
+from raynas._config import from_dict
+from raynas.checks import check_choice, check_positive_float, check_positive_int
 from raynas.errors import ConfigError
 
 __all__ = ["TrainConfig", "METHOD_NAMES", "PHASES", "SAMPLINGS"]

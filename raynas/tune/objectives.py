@@ -400,7 +400,7 @@ def _tpe(space: Any, objectives: Sequence[Objective], seed: int, constraints: Co
     import optuna
     from ray.tune.search.optuna import OptunaSearch
 
-    from strategies._base import check_bool, check_int
+    from raynas.checks import check_bool, check_int
 
     unknown = sorted(set(options) - set(_TPE_OPTIONS))
     if unknown:

@@ -134,7 +134,7 @@ def test_missing_or_mismatched_table_is_a_clear_error(tmp_path):
     bad["blocks"] = bad["blocks"][:2]
     with pytest.raises(ConfigError, match="block table has 2 blocks, space 'dna-choice' has 3"):
         strategies.get("dna", space=space, block_losses=bad)
-    with pytest.raises(ConfigError, match="top_k must be in"):
+    with pytest.raises(ConfigError, match="top_k must be an int >= 1, got 0"):
         strategies.get("dna", space=space, block_losses=BlockTable.synthetic(space), top_k=0)
 
 

@@ -113,15 +113,15 @@ def test_infeasible_constraints_fail_at_construction_naming_the_smallest_value(n
 @pytest.mark.parametrize(
     "cls, options, message",
     [
-        (EvolutionStrategy, {"population_size": 1}, r"population_size must be in \[2, inf\], got 1"),
-        (EvolutionStrategy, {"population_size": 4, "sample_size": 5}, r"sample_size must be in \[1, 4\], got 5"),
-        (EvolutionStrategy, {"mutation_prob": 1.5}, r"mutation_prob must be in \[0, 1\], got 1.5"),
+        (EvolutionStrategy, {"population_size": 1}, r"population_size must be an int >= 2, got 1"),
+        (EvolutionStrategy, {"population_size": 4, "sample_size": 5}, r"sample_size must be an int in \[1, 4\], got 5"),
+        (EvolutionStrategy, {"mutation_prob": 1.5}, r"mutation_prob must be a number in \[0, 1\], got 1.5"),
         (EvolutionStrategy, {"population_size": 2.5}, r"population_size must be an int, got 2.5"),
-        (ReinforceStrategy, {"learning_rate": 0.0}, r"learning_rate must be in \(0, inf\], got 0.0"),
-        (ReinforceStrategy, {"baseline_decay": 1.0}, r"baseline_decay must be in \[0, 1\), got 1.0"),
-        (GridStrategy, {"coarse_max": 1}, r"coarse_max must be in \[2, inf\], got 1"),
+        (ReinforceStrategy, {"learning_rate": 0.0}, r"learning_rate must be a number > 0, got 0.0"),
+        (ReinforceStrategy, {"baseline_decay": 1.0}, r"baseline_decay must be a number in \[0, 1\), got 1.0"),
+        (GridStrategy, {"coarse_max": 1}, r"coarse_max must be an int >= 2, got 1"),
         (RandomStrategy, {"dedupe": "yes"}, r"dedupe must be True or False, got 'yes'"),
-        (RandomStrategy, {"max_retries": 0}, r"max_retries must be in \[1, inf\], got 0"),
+        (RandomStrategy, {"max_retries": 0}, r"max_retries must be an int >= 1, got 0"),
         (RandomStrategy, {"seed": 1.5}, r"seed must be an int, got 1.5"),
     ],
 )
@@ -131,7 +131,7 @@ def test_options_are_validated_with_the_rule_and_value(cls, options, message):
 
 
 def test_library_options_are_validated():
-    with pytest.raises(ConfigError, match="n_startup_trials must be in"):
+    with pytest.raises(ConfigError, match="n_startup_trials must be an int >= 0, got -1"):
         strategies.get("tpe", space=NB201, n_startup_trials=-1)
     with pytest.raises(ConfigError, match="optimizer must be a name in nevergrad.optimizers.registry, got 'Nope'"):
         strategies.get("nevergrad", space=NB201, optimizer="Nope")
