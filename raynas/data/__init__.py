@@ -1,11 +1,25 @@
-"""Data sets: ``digits`` (embedded, the default), ``synthetic`` (tests), and torchvision sets.
+"""Data sets and how they are read.
 
-Every loader returns a :class:`Data` with tensor-backed train and validation splits.
-Images keep their native size; the supernet resizes them to the active resolution.
-:mod:`raynas.data.transforms` holds the ImageNet evaluation transform (resize + centre crop, as
-once-for-all evaluates) and the ImageNet mean and std.
+- In memory: ``digits`` (embedded, the default), ``synthetic`` (tests) and the torchvision
+  sets (``cifar10``, ``cifar100``, ``mnist``, ``fashionmnist``); images keep their native
+  size and the supernet resizes them to the active resolution.
+- Image folders: ``folder`` and ``imagenet`` (``ROOT/train/<class>/*``, ``ROOT/val/<class>/*``,
+  :mod:`raynas.data.folder`), read image by image by ``DataLoader`` workers and prepared at
+  the resolution each batch or subnet needs (:mod:`raynas.data.loader`).
+- Any ``Dataset`` pair: :func:`from_datasets`.
+
+:mod:`raynas.data.transforms` holds the evaluation transform (resize + centre crop, as
+once-for-all evaluates), the ImageNet mean and std, and the training recipes
+(:class:`Recipe`, ``--augment``); :class:`EvalData` the fixed calibration and validation
+images of subnet evaluation.
 """
 
-from raynas.data._datasets import Data, available, load
+from raynas.data._datasets import CUSTOM, FOLDER_SETS, Data, available, default_augment, from_datasets, load
+from raynas.data.evaluation import EvalData
+from raynas.data.folder import CorruptImage, FolderDataset, scan_folder
+from raynas.data.loader import ResolutionBatchSampler, StreamingLoader
+from raynas.data.transforms import AUGMENTS, Recipe
 
-__all__ = ["Data", "available", "load"]
+__all__ = ["Data", "available", "load", "from_datasets", "default_augment", "FOLDER_SETS", "CUSTOM", "AUGMENTS",
+           "Recipe", "EvalData", "CorruptImage", "FolderDataset", "scan_folder", "ResolutionBatchSampler",
+           "StreamingLoader"]

@@ -5,29 +5,49 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
-from torch.utils.data import TensorDataset
+from torch.utils.data import Dataset, TensorDataset
 
+from raynas.data.transforms import AUGMENTS, Recipe
 from raynas.errors import ConfigError
 
-__all__ = ["Data", "available", "load"]
+__all__ = ["Data", "available", "load", "from_datasets", "default_augment", "FOLDER_SETS", "CUSTOM"]
 
 logger = logging.getLogger(__name__)
+
+FOLDER_SETS = ("folder", "imagenet")
+"""Data sets read from an image folder (``data_dir``) image by image."""
+CUSTOM = "custom"
+"""The name recorded for a data set given as Dataset objects (:func:`from_datasets`)."""
 
 
 @dataclass(frozen=True)
 class Data:
-    """Train and validation splits as tensor data sets (images NCHW float32, labels int64)."""
+    """Train and validation splits, and how to read them.
+
+    ``train`` and ``val`` yield ``(image CHW float32, label)``. ``calib`` holds the training
+    images prepared like the validation ones (no random augmentation), for BN
+    re-calibration; None means ``train``. ``resizes`` is True when the data sets take
+    ``(index, resolution)`` keys and prepare each image at that resolution (image folders);
+    otherwise images keep their native size (``image_size``) and the network resizes them.
+    """
 
     name: str
-    train: TensorDataset
-    val: TensorDataset
+    train: Dataset
+    val: Dataset
     num_classes: int
     in_channels: int
-    image_size: int
+    image_size: int | None
+    calib: Dataset | None = None
+    resizes: bool = False
+    corrupt: tuple[str, ...] = ()  # unreadable images left out (skip_corrupt)
+
+    @property
+    def calibration_set(self) -> Dataset:
+        return self.train if self.calib is None else self.calib
 
 
 def _split(x: np.ndarray, y: np.ndarray, val_fraction: float, seed: int, name: str, num_classes: int) -> Data:
@@ -48,7 +68,8 @@ def _split(x: np.ndarray, y: np.ndarray, val_fraction: float, seed: int, name: s
     )
 
 
-def _digits(*, seed: int, val_fraction: float, data_dir: str | None, download: bool, size: int | None) -> Data:
+def _digits(*, seed: int, val_fraction: float, data_dir: str | None, download: bool, size: int | None,
+            **_: Any) -> Data:
     """scikit-learn's handwritten digits (1,797 8x8 images, shipped inside the package)."""
     from sklearn.datasets import load_digits
 
@@ -58,7 +79,8 @@ def _digits(*, seed: int, val_fraction: float, data_dir: str | None, download: b
     return _split(x[:, None, :, :], bunch.target, val_fraction, seed, "digits", 10)
 
 
-def _synthetic(*, seed: int, val_fraction: float, data_dir: str | None, download: bool, size: int | None) -> Data:
+def _synthetic(*, seed: int, val_fraction: float, data_dir: str | None, download: bool, size: int | None,
+               **_: Any) -> Data:
     """Learnable random data: each class is a fixed random pattern plus noise (for tests)."""
     n = size or 256
     rng = np.random.default_rng(seed)
@@ -81,7 +103,8 @@ _TORCHVISION = {
 def _torchvision_loader(name: str) -> Callable[..., Data]:
     cls_name, num_classes, mean, std = _TORCHVISION[name]
 
-    def load_set(*, seed: int, val_fraction: float, data_dir: str | None, download: bool, size: int | None) -> Data:
+    def load_set(*, seed: int, val_fraction: float, data_dir: str | None, download: bool, size: int | None,
+                 augment: str, **_: Any) -> Data:
         import torchvision
 
         root = Path(data_dir).expanduser() if data_dir else Path("~/.cache/raynas/data").expanduser()
@@ -109,13 +132,52 @@ def _torchvision_loader(name: str) -> Callable[..., Data]:
         xv, yv = to_array(test)
         if size:
             xt, yt = xt[:size], yt[:size]
+        tensors = TensorDataset(torch.from_numpy(np.ascontiguousarray(xt)), torch.from_numpy(yt))
+        augmented = None
+        if augment != "none":  # torchvision's own set (uint8 in memory), augmented per image
+            family = "cifar" if name.startswith("cifar") else "mnist"
+            train.transform = Recipe(family=family, train=True, augment=augment, mean=mean, std=std)(0)
+            augmented = train if not size else torch.utils.data.Subset(train, range(min(size, len(train))))
         return Data(
             name=name,
-            train=TensorDataset(torch.from_numpy(np.ascontiguousarray(xt)), torch.from_numpy(yt)),
+            train=tensors if augmented is None else augmented,
             val=TensorDataset(torch.from_numpy(np.ascontiguousarray(xv)), torch.from_numpy(yv)),
             num_classes=num_classes,
             in_channels=xt.shape[1],
             image_size=xt.shape[-1],
+            calib=None if augmented is None else tensors,
+        )
+
+    return load_set
+
+
+def _folder_loader(name: str) -> Callable[..., Data]:
+    def load_set(*, seed: int, val_fraction: float, data_dir: str | None, download: bool, size: int | None,
+                 augment: str, skip_corrupt: bool = False, check_images: bool = False, **_: Any) -> Data:
+        from raynas.data.folder import FolderDataset, scan_folder
+
+        if data_dir is None:
+            raise ConfigError(f"data set {name!r} reads an image folder: give data_dir (--data-dir ROOT) with "
+                              "ROOT/train/<class>/<image> and ROOT/val/<class>/<image>")
+        if download:
+            raise ConfigError(f"data set {name!r} cannot be downloaded; download=True (--download) applies to the "
+                              f"torchvision sets {sorted(_TORCHVISION)}")
+        index = scan_folder(data_dir, check_images=check_images, skip_corrupt=skip_corrupt)
+        train_samples = index.train
+        if size:
+            train_samples = train_samples.select(sorted(np.random.default_rng(seed).permutation(len(train_samples))[:size]))
+        common = dict(skip_corrupt=skip_corrupt, classes=index.classes)
+        evaluation = Recipe(family=name, train=False)
+        return Data(
+            name=name,
+            train=FolderDataset(train_samples, Recipe(family=name, train=True, augment=augment), **common),
+            val=FolderDataset(index.val, evaluation, **common),
+            num_classes=len(index.classes),
+            in_channels=3,
+            image_size=None,
+            calib=FolderDataset(train_samples, evaluation, **common),
+            resizes=True,
+            corrupt=index.corrupt,
         )
 
     return load_set
@@ -125,7 +187,25 @@ _LOADERS: dict[str, Callable[..., Data]] = {
     "digits": _digits,
     "synthetic": _synthetic,
     **{name: _torchvision_loader(name) for name in _TORCHVISION},
+    **{name: _folder_loader(name) for name in FOLDER_SETS},
 }
+
+
+def default_augment(name: str) -> str:
+    """The augmentation a data set gets when none is asked for: ``standard`` for CIFAR and
+    image folders, ``none`` for the others."""
+    return "standard" if name in FOLDER_SETS or name.startswith("cifar") else "none"
+
+
+def _check_augment(name: str, augment: str | None) -> str:
+    if augment is None:
+        return default_augment(name)
+    if augment not in AUGMENTS:
+        raise ConfigError(f"augment must be one of {list(AUGMENTS)}, got {augment!r}")
+    if augment != "none" and name in ("digits", "synthetic"):
+        raise ConfigError(f"augment={augment!r} does not apply to the in-memory data set {name!r} (only 'none'); "
+                          f"augmentation applies to {sorted(_TORCHVISION) + list(FOLDER_SETS)}")
+    return augment
 
 
 def available() -> list[str]:
@@ -141,6 +221,9 @@ def load(
     data_dir: str | None = None,
     download: bool = False,
     size: int | None = None,
+    augment: str | None = None,
+    skip_corrupt: bool = False,
+    check_images: bool = False,
 ) -> Data:
     """Load a data set with a fixed, seeded train/validation split.
 
@@ -149,16 +232,57 @@ def load(
         seed: seeds the split (and the synthetic data).
         val_fraction: share of ``digits``/``synthetic`` kept for validation; the
             torchvision sets use their own test split for validation.
-        data_dir: where torchvision sets live (default ``~/.cache/raynas/data``).
+        data_dir: where torchvision sets live (default ``~/.cache/raynas/data``); the root of
+            an image folder for ``folder`` and ``imagenet`` (``ROOT/train/<class>/*``,
+            ``ROOT/val/<class>/*``, see :mod:`raynas.data.folder`).
         download: let torchvision fetch a missing set.
         size: number of examples for ``synthetic``; a cap on the training set otherwise.
+        augment: the training recipe, one of :data:`raynas.data.transforms.AUGMENTS`; None: the
+            data set's default (:func:`default_augment`).
+        skip_corrupt: image folders: skip and count unreadable images instead of raising.
+        check_images: image folders: open every image's header now (fail before training).
     """
+    if not isinstance(name, str):
+        raise ConfigError(f"data set must be a name, one of {available()}, got a {type(name).__name__}; give "
+                          "Dataset objects through raynas.data.from_datasets(train, val, num_classes)")
     if name not in _LOADERS:
         raise ConfigError(f"unknown data set {name!r}; available: {', '.join(available())}")
+    augment = _check_augment(name, augment)
     if not 0.0 < val_fraction < 1.0:
         raise ConfigError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 20):
         raise ConfigError(f"size must be an int >= 20 or None, got {size!r}")
-    data = _LOADERS[name](seed=seed, val_fraction=val_fraction, data_dir=data_dir, download=download, size=size)
+    data = _LOADERS[name](seed=seed, val_fraction=val_fraction, data_dir=data_dir, download=download, size=size,
+                          augment=augment, skip_corrupt=skip_corrupt, check_images=check_images)
     logger.debug("loaded %s: %d train, %d val", name, len(data.train), len(data.val))
     return data
+
+
+def from_datasets(train: Dataset, val: Dataset, num_classes: int, *, calib: Dataset | None = None,
+                  name: str = CUSTOM) -> Data:
+    """A :class:`Data` from any map-style ``torch.utils.data.Dataset`` pair.
+
+    Items are ``(image tensor CHW, integer label)``; images of one size (the network
+    resizes them to the subnet's resolution). ``calib``: the training images without
+    random augmentation, for BN re-calibration (default: ``train``). Pass the result as
+    ``raynas.train.train(config, out, data=...)`` with ``TrainConfig(dataset="custom")``,
+    ``SupernetEvaluator(checkpoint, data=...)`` or ``export_subnet(..., data=...)``.
+    """
+    for label, ds in (("train", train), ("val", val)) + ((("calib", calib),) if calib is not None else ()):
+        if not isinstance(ds, Dataset) and not (hasattr(ds, "__getitem__") and hasattr(ds, "__len__")):
+            raise ConfigError(f"{label} must be a map-style torch.utils.data.Dataset, got {type(ds).__name__}")
+        if len(ds) == 0:
+            raise ConfigError(f"{label} data set is empty")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise ConfigError(f"num_classes must be an int >= 1, got {num_classes!r}")
+    item = train[0]
+    if not isinstance(item, (tuple, list)) or len(item) != 2 or not isinstance(item[0], torch.Tensor) \
+            or item[0].ndim != 3:
+        raise ConfigError(f"train[0] must be (image tensor of shape (channels, height, width), label), got "
+                          f"{type(item).__name__} {getattr(item[0], 'shape', '') if isinstance(item, (tuple, list)) else ''}")
+    channels, height, width = item[0].shape
+    if height != width:
+        raise ConfigError(f"train images must be square (the subnets take square inputs), got {height}x{width}; "
+                          "crop them in the Dataset's transform")
+    return Data(name=name, train=train, val=val, num_classes=num_classes, in_channels=int(channels),
+                image_size=int(width), calib=calib)
