@@ -21,8 +21,8 @@ def test_synthetic_is_seeded_and_sized():
 
 
 def test_unknown_dataset_lists_valid_names():
-    with pytest.raises(ConfigError, match="unknown data set 'imagenet'.*cifar10.*digits"):
-        load("imagenet")
+    with pytest.raises(ConfigError, match="unknown data set 'imagenet21k'.*cifar10.*digits"):
+        load("imagenet21k")
 
 
 @pytest.mark.parametrize("name", ["cifar10", "cifar100", "mnist", "fashionmnist"])
