@@ -47,10 +47,9 @@ import torch  # noqa: E402
 from scipy import stats  # noqa: E402
 
 import raynas  # noqa: E402
-import search_spaces  # noqa: E402
 from raynas.evaluate.supernet import SupernetEvaluator  # noqa: E402
 from raynas.latency import LatencyTable, MeasureConfig, measure_subnets, measure_table  # noqa: E402
-from raynas.nn import Supernet  # noqa: E402
+from raynas.checkpoint import open_checkpoint  # noqa: E402
 from raynas.predictor import (  # noqa: E402
     PredictorConfig,
     evaluate_archs,
@@ -262,9 +261,9 @@ def main() -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     torch.set_num_threads(1)
     load_before = _load()
-    info = Supernet.read_checkpoint(args.checkpoint)
-    args.checkpoint_note = args.checkpoint_note or f"`{args.checkpoint}` ({info.get('meta', {}).get('train_config')})"
-    space = search_spaces.get(info["space"], **info["space_kwargs"])
+    saved = open_checkpoint(args.checkpoint)
+    args.checkpoint_note = args.checkpoint_note or f"`{args.checkpoint}` ({saved.meta.get('train_config')})"
+    space = saved.space
     evaluator = SupernetEvaluator(args.checkpoint, threads=1)
     rows, pairs_source = get_pairs(args, space, evaluator)
     cache = Path(args.predictor_results) if args.predictor_results else None

@@ -108,17 +108,18 @@ def prepare_subnet(
     without calibration (``calibrate=False``) keeps whatever the checkpoint holds.
     ``dataset`` defaults to the one the supernet was trained on (its checkpoint records it).
     """
-    from raynas.nn import Supernet, recalibrate_bn
+    from raynas.checkpoint import open_checkpoint
+    from raynas.nn import recalibrate_bn
 
-    net = Supernet.load(checkpoint)
+    saved = open_checkpoint(checkpoint)
+    net = saved.supernet()
     canonical = net.space.canonical(net.space.validate(dict(arch)))
     net.set_active(canonical)
     if calibrate:
         from raynas.data import load
         from raynas.evaluate.supernet import calibration_batches as batches_of
 
-        meta = getattr(net, "checkpoint_meta", {}) or {}
-        dataset = dataset or (meta.get("train_config") or {}).get("dataset")
+        dataset = dataset or saved.dataset
         if dataset is None:
             raise ConfigError(
                 f"checkpoint {os.fspath(checkpoint)!r} records no training data set: pass dataset= (--dataset), the "
@@ -218,7 +219,7 @@ def load_subnet(path: str | os.PathLike):
     """Rebuild the module saved by ``export_subnet(..., format="state_dict")`` (eval mode)."""
     import torch
 
-    import search_spaces
+    from raynas.checkpoint import space_from_record
 
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
@@ -226,7 +227,7 @@ def load_subnet(path: str | os.PathLike):
         raise InvalidCheckpoint(f"{os.fspath(path)!r} is not a readable subnet file: {type(exc).__name__}: {exc}") from exc
     if not isinstance(payload, dict) or payload.get("format") != SUBNET_FORMAT:
         raise InvalidCheckpoint(f"{os.fspath(path)!r} is not a raynas subnet file (format {SUBNET_FORMAT!r})")
-    space = search_spaces.get(payload["space"], **payload["space_kwargs"])
+    space = space_from_record(payload["space"], payload["space_kwargs"], source=f"subnet file {os.fspath(path)!r}")
     module = space.build_supernet(payload["num_classes"]).extract(payload["arch"])
     module.load_state_dict(payload["state_dict"])
     return module.eval()

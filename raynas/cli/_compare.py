@@ -123,18 +123,17 @@ def _evaluator(args: argparse.Namespace):
             raise ConfigError("--data-dir applies to --checkpoint only; a benchmark table needs no data")
         space = search_spaces.get(args.benchmark)
         return space, TableEvaluator(args.table, signal=f"{dataset}_val_12ep", space=space)
+    from raynas.checkpoint import open_checkpoint
     from raynas.data import available as datasets
     from raynas.evaluate.supernet import SupernetEvaluator
-    from raynas.nn import Supernet
 
     if args.table is not None:
         raise ConfigError("--table applies to --benchmark only")
-    info = Supernet.read_checkpoint(args.checkpoint)
-    dataset = args.dataset or info.get("meta", {}).get("train_config", {}).get("dataset", "digits")
+    saved = open_checkpoint(args.checkpoint)
+    dataset = args.dataset or saved.dataset or "digits"
     if dataset not in datasets():
         raise ConfigError(f"unknown data set {dataset!r}; available: {', '.join(datasets())}")
-    space = search_spaces.get(info["space"], **info["space_kwargs"])
-    return space, SupernetEvaluator(args.checkpoint, dataset=dataset, data_dir=args.data_dir, threads=1)
+    return saved.space, SupernetEvaluator(args.checkpoint, dataset=dataset, data_dir=args.data_dir, threads=1)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

@@ -180,9 +180,9 @@ def predictor_setup(args: argparse.Namespace, checkpoint: str | None):
     predictor = AccuracyPredictor.load(args.predictor)
     space = predictor.space
     if checkpoint:
-        from raynas.nn import Supernet
+        from raynas.checkpoint import read_checkpoint
 
-        info = Supernet.read_checkpoint(checkpoint)
+        info = read_checkpoint(checkpoint)
         if info["space"] != space.name or dict(info["space_kwargs"]) != dict(space.kwargs):
             raise RaynasError(f"predictor {args.predictor!r} is for space {space.name!r} {space.kwargs}, the "
                               f"checkpoint for {info['space']!r} {info['space_kwargs']}")
@@ -192,12 +192,11 @@ def predictor_setup(args: argparse.Namespace, checkpoint: str | None):
 
 def verify(args: argparse.Namespace, space: Any, result: Any) -> None:
     """``--verify-top K``: re-evaluate the best predicted subnets on the supernet; time them when possible."""
+    from raynas.checkpoint import open_checkpoint
     from raynas.evaluate.supernet import SupernetEvaluator
-    from raynas.nn import Supernet
     from raynas.predictor import verify_top
 
-    info = Supernet.read_checkpoint(args.checkpoint)
-    dataset = getattr(args, "dataset", None) or info.get("meta", {}).get("train_config", {}).get("dataset", "digits")
+    dataset = getattr(args, "dataset", None) or open_checkpoint(args.checkpoint).dataset or "digits"
     evaluator = SupernetEvaluator(args.checkpoint, dataset=dataset, data_dir=getattr(args, "data_dir", None), threads=1)
     rows = verify_top(result.history, evaluator, args.verify_top, space=space, metric=result.metric,
                       mode=result.mode, concurrency=args.concurrency, address=args.address)
@@ -259,12 +258,12 @@ def _space_from(args: argparse.Namespace):
     import search_spaces
 
     if getattr(args, "checkpoint", None):
-        from raynas.nn import Supernet
+        from raynas.checkpoint import open_checkpoint
 
-        info = Supernet.read_checkpoint(args.checkpoint)
-        if args.space is not None and args.space != info["space"]:
-            raise RaynasError(f"--space {args.space!r} differs from the checkpoint's space {info['space']!r}")
-        return search_spaces.get(info["space"], **info["space_kwargs"])
+        space = open_checkpoint(args.checkpoint).space
+        if args.space is not None and args.space != space.name:
+            raise RaynasError(f"--space {args.space!r} differs from the checkpoint's space {space.name!r}")
+        return space
     return search_spaces.get(args.space or "tiny")
 
 
@@ -288,10 +287,10 @@ def cmd_latency(args: argparse.Namespace) -> int:
         return 0
     from raynas.latency import LatencyTable
 
-    table = LatencyTable.load(args.table)
-    import search_spaces
+    from raynas.checkpoint import space_from_record
 
-    space = search_spaces.get(table.space, **table.space_kwargs)
+    table = LatencyTable.load(args.table)
+    space = space_from_record(table.space, table.space_kwargs, source=f"latency table {args.table!r}")
     print(f"latency table {args.table}: space {table.space!r}, {len(table)} entries, measured {table.created}")
     print(f"  device: {table.device.get('name')} ({table.device.get('kind')}), torch {table.device.get('torch')}, "
           f"threads {table.device.get('threads')}")
@@ -327,15 +326,13 @@ def _read_arch(text: str) -> dict[str, Any]:
 
 def _collect(args: argparse.Namespace):
     """Sample and evaluate ``--num-pairs`` subnets of the checkpoint's supernet; return (space, rows, meta)."""
+    from raynas.checkpoint import open_checkpoint
     from raynas.evaluate.supernet import SupernetEvaluator
-    from raynas.nn import Supernet
     from raynas.predictor import evaluate_archs, sample_archs
 
-    import search_spaces
-
-    info = Supernet.read_checkpoint(args.checkpoint)
-    space = search_spaces.get(info["space"], **info["space_kwargs"])
-    dataset = args.dataset or info.get("meta", {}).get("train_config", {}).get("dataset", "digits")
+    saved = open_checkpoint(args.checkpoint)
+    space = saved.space
+    dataset = args.dataset or saved.dataset or "digits"
     evaluator = SupernetEvaluator(args.checkpoint, dataset=dataset, data_dir=args.data_dir, threads=1)
     archs = sample_archs(space, args.num_pairs, seed=args.seed)
     rows = evaluate_archs(evaluator, archs, concurrency=args.concurrency, address=args.address)
@@ -358,10 +355,10 @@ def cmd_predictor(args: argparse.Namespace) -> int:
     if not 0.0 <= args.holdout < 1.0:
         raise RaynasError(f"--holdout must be in [0, 1), got {args.holdout}")
     if args.pairs is not None:
-        import search_spaces
+        from raynas.checkpoint import space_from_record
 
         payload = load_pairs(args.pairs)
-        space = search_spaces.get(payload["space"], **payload["space_kwargs"])
+        space = space_from_record(payload["space"], payload["space_kwargs"], source=f"pairs file {args.pairs!r}")
         rows, meta = payload["rows"], dict(payload.get("meta", {}), pairs_file=str(Path(args.pairs).resolve()))
     else:
         space, rows, meta = _collect(args)

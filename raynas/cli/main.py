@@ -200,18 +200,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _search(args: argparse.Namespace, checkpoint: str, out: Path, *, resume: bool, overwrite: bool):
     import raynas
+    from raynas.checkpoint import open_checkpoint
     from raynas.evaluate.supernet import SupernetEvaluator
-    from raynas.nn import Supernet
 
     if getattr(args, "evaluator", "supernet") == "predictor":
         space, evaluator, table = _hardware.predictor_setup(args, checkpoint)
     else:
-        info = Supernet.read_checkpoint(checkpoint)
-        import search_spaces
-
-        space = search_spaces.get(info["space"], **info["space_kwargs"])
-        trained_on = info.get("meta", {}).get("train_config", {}).get("dataset", "digits")
-        dataset = getattr(args, "dataset", None) or trained_on
+        saved = open_checkpoint(checkpoint)
+        space = saved.space
+        dataset = getattr(args, "dataset", None) or saved.dataset or "digits"
         device = "cuda" if getattr(args, "gpus_per_trial", 0) else "cpu"
         evaluator = SupernetEvaluator(checkpoint, dataset=dataset, data_dir=args.data_dir, threads=1, device=device)
         table = _hardware.load_table(args)
@@ -231,12 +228,12 @@ def _search(args: argparse.Namespace, checkpoint: str, out: Path, *, resume: boo
 def _dna_options(checkpoint: str | None, budget: int) -> dict[str, Any]:
     """The dna strategy's options: the block table saved with ``checkpoint``, the top ``budget`` architectures."""
     from raynas.block_table import BlockTable
-    from raynas.nn import Supernet
+    from raynas.checkpoint import read_checkpoint
 
     if checkpoint is None:
         raise CliError("--strategy dna reads the block table from --checkpoint; give the folder of "
                        "`raynas train --method dna`")
-    table = Supernet.read_checkpoint(checkpoint).get("meta", {}).get("block_table")
+    table = read_checkpoint(checkpoint)["meta"].get("block_table")
     if table is None:
         raise CliError(f"--strategy dna: checkpoint {checkpoint!r} holds no block table; train it with "
                        "`raynas train --method dna --teacher CHECKPOINT`")

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
+from raynas.checkpoint import load_supernet, read_checkpoint
 from raynas.errors import ConfigError
 
 __all__ = ["SupernetEvaluator", "evaluate_subnet", "calibration_batches"]
@@ -105,13 +106,10 @@ class SupernetEvaluator:
         self.device = device
         self.channels_last = channels_last
         # Fail early, in the driver, on a bad checkpoint.
-        from raynas.nn import Supernet
-
-        self._file = Supernet.read_checkpoint(self.checkpoint)["path"]
+        self._file = read_checkpoint(self.checkpoint)["path"]
 
     def _state(self) -> tuple[Any, list[torch.Tensor], DataLoader]:
         from raynas.data import load
-        from raynas.nn import Supernet
 
         path = self.checkpoint
         key = (path, os.path.getmtime(self._file), self.dataset, self.data_dir, self.seed,
@@ -120,7 +118,7 @@ class SupernetEvaluator:
             _CACHE.clear()  # one supernet per process
             if self.threads:
                 torch.set_num_threads(self.threads)
-            net = Supernet.load(path, map_location=self.device).to(self.device)
+            net = load_supernet(path, map_location=self.device).to(self.device)
             if self.channels_last:
                 net = net.to(memory_format=torch.channels_last)
             data = load(self.dataset, seed=self.seed, data_dir=self.data_dir)

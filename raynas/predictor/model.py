@@ -7,7 +7,6 @@ included), so equal networks get equal inputs. The MLP predicts the standardised
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from raynas.checkpoint import space_from_record
 from raynas.errors import ConfigError, InvalidCheckpoint
 from raynas._io import atomic_write
 
@@ -160,12 +160,7 @@ class AccuracyPredictor(nn.Module):
             raise InvalidCheckpoint(f"predictor file {source!r} has version {payload.get('version')!r}; "
                                     f"this raynas reads version {PREDICTOR_VERSION}")
         if space is None:
-            registry = importlib.import_module("search_spaces")
-            try:
-                space = registry.get(payload["space"], **payload["space_kwargs"])
-            except Exception as exc:  # a registered factory may raise anything on bad arguments
-                raise InvalidCheckpoint(f"predictor file {source!r}: cannot rebuild its space "
-                                        f"{payload['space']!r}: {exc}") from exc
+            space = space_from_record(payload["space"], payload["space_kwargs"], source=f"predictor file {source!r}")
         if space.name != payload["space"] or list(space.choices) != list(payload["choice_keys"]):
             raise InvalidCheckpoint(f"predictor file {source!r} was fitted on space {payload['space']!r} with keys "
                                     f"{payload['choice_keys'][:4]}...; it does not match space {space.name!r}")
