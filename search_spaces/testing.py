@@ -1,4 +1,4 @@
-"""The search-space contract suite, shipped with the package (as :mod:`raynas.testing` ships
+"""The search-space contract suite, shipped with the package (as :mod:`strategies.testing` ships
 the strategy one), so a user's own space is checked exactly like the built-in ones.
 
 Every check takes a space (and, for spaces with a supernet, the supernet built from it)

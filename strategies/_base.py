@@ -74,6 +74,8 @@ class Strategy:
 
     #: True when the strategy enumerates a finite set and then returns FINISHED.
     exhaustive: bool = False
+    #: True when ``tell`` takes a tuple of scores, one per objective (see :meth:`_check_score`).
+    multi_objective: bool = False
 
     def __init__(
         self,
@@ -114,20 +116,19 @@ class Strategy:
         return dict(arch)
 
     def tell(self, arch: Mapping[str, Any], score: float | None) -> None:
-        """Report ``score`` (maximised; ``None`` for a failed trial) of ``arch``."""
+        """Report ``score`` (maximised; ``None`` for a failed trial) of ``arch``.
+
+        ``best_arch``/``best_score`` follow the first objective when the score is a tuple.
+        """
         arch = self.space.canonical(arch)
-        if score is not None:
-            if isinstance(score, bool) or not isinstance(score, numbers.Real):
-                raise TypeError(f"{type(self).__name__}.tell: score must be a number or None, got {score!r}")
-            score = float(score)
-            if not math.isfinite(score):
-                logger.debug("non-finite score %r for %s told as a failed trial", score, arch)
-                score = None
+        score = None if score is None else self._check_score(score)
         self.num_told += 1
         if score is None:
             self.num_failed += 1
-        elif self.best_score is None or score > self.best_score:
-            self.best_arch, self.best_score = dict(arch), score
+        else:
+            first = score[0] if isinstance(score, tuple) else score
+            if self.best_score is None or first > self.best_score:
+                self.best_arch, self.best_score = dict(arch), first
         self._tell(arch, score)
 
     def state_dict(self) -> dict[str, Any]:
@@ -168,6 +169,19 @@ class Strategy:
         self._load_extra_state(state["extra"])
 
     # -- hooks for subclasses ----------------------------------------------------------------
+    def _check_score(self, score: Any) -> Any:
+        """A told score (not ``None``) as the strategy keeps it: a float, or ``None`` when not finite.
+
+        Multi-objective strategies return a tuple of floats instead.
+        """
+        if isinstance(score, bool) or not isinstance(score, numbers.Real):
+            raise TypeError(f"{type(self).__name__}.tell: score must be a number or None, got {score!r}")
+        score = float(score)
+        if not math.isfinite(score):
+            logger.debug("non-finite score %r told as a failed trial", score)
+            return None
+        return score
+
     def _ask(self) -> Any:
         raise NotImplementedError
 

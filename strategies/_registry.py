@@ -2,14 +2,14 @@
 
 A factory is called as ``factory(space=space, seed=seed, constraints=constraints, **options)``
 and returns either a :class:`strategies.Strategy` (wrapped in
-:class:`raynas.tune.searcher.StrategySearcher`) or a ready ``ray.tune.search.Searcher``.
+:class:`strategies.searcher.StrategySearcher`) or a ready ``ray.tune.search.Searcher``.
 Ray is imported only when :func:`get` builds a searcher, so ``import strategies`` stays light.
 """
 
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from raynas.constraints import Constraints
 from raynas.errors import ConfigError
@@ -66,8 +66,8 @@ def get(
     name: str,
     *,
     space: Any,
-    metric: str | None = "accuracy",
-    mode: str | None = "max",
+    metric: str | Sequence[str] | None = "accuracy",
+    mode: str | Sequence[str] | None = "max",
     seed: int = 0,
     constraints: Constraints | None = None,
     **strategy_options: Any,
@@ -77,7 +77,8 @@ def get(
     Args:
         name: one of :func:`available`.
         space: a ``search_spaces.SearchSpace`` or a registered space name.
-        metric, mode: what to optimise; ``None`` leaves them for Tune to set.
+        metric, mode: what to optimise; sequences of them for several objectives (strategies
+            with ``multi_objective``, and ``tpe``); ``None`` leaves them for Tune to set.
         seed: seeds the strategy's own generator.
         constraints: a :class:`raynas.Constraints`; only feasible architectures are proposed.
         strategy_options: the strategy's own options (see :func:`options`).
@@ -101,8 +102,8 @@ def get(
 
     from ray.tune.search import Searcher
 
-    from raynas.tune.searcher import StrategySearcher
     from strategies._base import Strategy
+    from strategies.searcher import StrategySearcher
 
     if isinstance(built, Strategy):
         return StrategySearcher(built, metric=metric, mode=mode)

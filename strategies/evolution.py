@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from collections import deque
-from typing import Any, Mapping
+from typing import Any
 
-from raynas.checks import check_bool, check_float, check_int
+from raynas.checks import check_int
 from raynas.constraints import Constraints
-from strategies._base import FINISHED, Strategy
+from strategies.population import PopulationStrategy
 
 __all__ = ["EvolutionStrategy"]
 
-_CHILD_DRAWS = 100  # children drawn per proposal before exploring with a random architecture
 
-
-class EvolutionStrategy(Strategy):
-    """Regularized evolution.
+class EvolutionStrategy(PopulationStrategy):
+    """Regularized evolution (a :class:`~strategies.population.PopulationStrategy`).
 
     Until ``population_size`` results are in, ``ask`` returns uniform random feasible
     architectures (so concurrent trials stay busy while the first results arrive). After
@@ -43,6 +40,8 @@ class EvolutionStrategy(Strategy):
     small tournaments and larger mutations explore more and pay off only with more trials.
     """
 
+    mutations_per_child = 0.5
+
     def __init__(
         self,
         space: Any,
@@ -56,51 +55,22 @@ class EvolutionStrategy(Strategy):
         dedupe: bool = True,
         max_retries: int = 1000,
     ):
-        super().__init__(space, seed=seed, constraints=constraints, max_retries=max_retries)
-        owner = type(self).__name__
-        self.population_size = check_int(owner, "population_size", population_size, low=2)
+        super().__init__(
+            space, seed=seed, constraints=constraints, population_size=population_size, mutation_prob=mutation_prob,
+            crossover_prob=crossover_prob, dedupe=dedupe, max_retries=max_retries,
+        )
         if sample_size is None:
             self.sample_size = self.population_size
         else:
-            self.sample_size = check_int(owner, "sample_size", sample_size, low=1, high=self.population_size)
-        if mutation_prob is None:
-            self.mutation_prob = 1.0 / (2 * len(space.choices))
-        else:
-            self.mutation_prob = check_float(owner, "mutation_prob", mutation_prob, low=0.0, high=1.0)
-        self.crossover_prob = check_float(owner, "crossover_prob", crossover_prob, low=0.0, high=1.0)
-        self.dedupe = check_bool(owner, "dedupe", dedupe)
-        self.population: deque[tuple[dict[str, Any], float]] = deque()
+            self.sample_size = check_int(type(self).__name__, "sample_size", sample_size, low=1,
+                                         high=self.population_size)
 
-    def _ask(self) -> Any:
-        if len(self.population) < self.population_size:
-            arch = self._sample(dedupe=self.dedupe)
-        else:
-            arch = self._propose(self._child, dedupe=self.dedupe, draws=_CHILD_DRAWS)
-            if arch is None or (self.dedupe and self.was_proposed(arch)):
-                # the parents' neighbourhoods are used up: explore with a fresh random architecture
-                arch = self._sample(dedupe=self.dedupe)
-        return FINISHED if arch is None else arch
-
-    def _tournament(self) -> dict[str, Any]:
+    def _select_parent(self) -> dict[str, Any]:
+        """Tournament: the best of ``sample_size`` members drawn uniformly (ties: the youngest)."""
         members = self.rng.sample(range(len(self.population)), self.sample_size)
         best = max(members, key=lambda i: (self.population[i][1], i))
         return self.population[best][0]
 
-    def _child(self) -> Mapping[str, Any]:
-        parent = self._tournament()
-        if self.crossover_prob > 0 and self.rng.random() < self.crossover_prob:
-            parent = self.space.crossover(parent, self._tournament(), self.rng)
-        return self.space.mutate(parent, self.rng, self.mutation_prob)
-
-    def _tell(self, arch: dict[str, Any], score: float | None) -> None:
-        if score is None:
-            return
-        self.population.append((arch, score))
-        while len(self.population) > self.population_size:
-            self.population.popleft()
-
-    def _extra_state(self) -> dict[str, Any]:
-        return {"population": [[dict(a), s] for a, s in self.population]}
-
-    def _load_extra_state(self, state: Mapping[str, Any]) -> None:
-        self.population = deque((dict(a), float(s)) for a, s in state["population"])
+    def _survive(self) -> None:
+        """Aging: the oldest members die."""
+        del self.population[: max(0, len(self.population) - self.population_size)]

@@ -2,7 +2,7 @@
 
 Both are Ray Tune searchers (``OptunaSearch``, ``NevergradSearch``) over the space
 converted once from ``space.to_tune()``, wrapped in
-:class:`raynas.tune.searcher.ConstrainedSearcher` so that infeasible proposals are
+:class:`strategies.searcher.ConstrainedSearcher` so that infeasible proposals are
 never evaluated. This module imports Ray, Optuna and nevergrad; ``strategies`` loads
 it only when one of these strategies is requested.
 """
@@ -17,7 +17,7 @@ import numpy as np
 from raynas.checks import check_bool, check_int
 from raynas.constraints import Constraints
 from raynas.errors import ConfigError
-from raynas.tune.searcher import ConstrainedSearcher
+from strategies.searcher import ConstrainedSearcher
 
 __all__ = ["tpe", "nevergrad"]
 
@@ -50,7 +50,7 @@ def tpe(
             ``optuna.samplers.TPESampler`` (``None`` keeps Optuna's default).
         max_retries: infeasible proposals in a row before giving up.
         infeasible: ``"penalty"`` or ``"fail"``: how TPE hears of an infeasible proposal
-            (see :class:`~raynas.tune.searcher.ConstrainedSearcher`).
+            (see :class:`~strategies.searcher.ConstrainedSearcher`).
     """
     from ray.tune.search.optuna import OptunaSearch
 
@@ -67,7 +67,8 @@ def tpe(
     distributions = OptunaSearch.convert_search_space(space.to_tune())
     make = functools.partial(_make_optuna, distributions, sampler_kwargs)
     return ConstrainedSearcher(
-        make, space=space, constraints=constraints, max_retries=max_retries, infeasible=infeasible, name="tpe"
+        make, space=space, constraints=constraints, max_retries=max_retries, infeasible=infeasible,
+        multi_objective=True, name="tpe"
     )
 
 
@@ -103,7 +104,7 @@ def nevergrad(
         num_workers: the optimizer's expected number of parallel evaluations.
         max_retries: infeasible proposals in a row before giving up.
         infeasible: ``"penalty"`` or ``"fail"``: how nevergrad hears of an infeasible proposal
-            (see :class:`~raynas.tune.searcher.ConstrainedSearcher`).
+            (see :class:`~strategies.searcher.ConstrainedSearcher`).
     """
     import nevergrad as ng
     from ray.tune.search.nevergrad import NevergradSearch

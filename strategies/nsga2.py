@@ -11,18 +11,15 @@ import math
 import numbers
 from typing import Any, Mapping, Sequence
 
-from raynas.checks import check_bool, check_float, check_int
 from raynas.constraints import Constraints
-from raynas.report.pareto import crowding_distance, non_dominated_sort
-from strategies._base import FINISHED, Strategy
+from raynas.pareto import crowding_distance, non_dominated_sort
+from strategies.population import PopulationStrategy
 
 __all__ = ["NSGA2Strategy"]
 
-_CHILD_DRAWS = 100  # children drawn per proposal before exploring with a random architecture
 
-
-class NSGA2Strategy(Strategy):
-    """Steady-state NSGA-II.
+class NSGA2Strategy(PopulationStrategy):
+    """Steady-state NSGA-II (a :class:`~strategies.population.PopulationStrategy`).
 
     ``tell(arch, score)`` takes a *vector* of scores, every one maximised (negate the ones to
     minimise; the multi-objective Tune adapter does), or a single number (one objective,
@@ -46,6 +43,9 @@ class NSGA2Strategy(Strategy):
         max_retries: draws per proposal before falling back (see ``Strategy._propose``).
     """
 
+    multi_objective = True
+    mutations_per_child = 1.0
+
     def __init__(
         self,
         space: Any,
@@ -58,24 +58,16 @@ class NSGA2Strategy(Strategy):
         dedupe: bool = True,
         max_retries: int = 1000,
     ):
-        super().__init__(space, seed=seed, constraints=constraints, max_retries=max_retries)
-        owner = type(self).__name__
-        self.population_size = check_int(owner, "population_size", population_size, low=2)
-        if mutation_prob is None:
-            self.mutation_prob = 1.0 / len(space.choices)
-        else:
-            self.mutation_prob = check_float(owner, "mutation_prob", mutation_prob, low=0.0, high=1.0)
-        self.crossover_prob = check_float(owner, "crossover_prob", crossover_prob, low=0.0, high=1.0)
-        self.dedupe = check_bool(owner, "dedupe", dedupe)
+        super().__init__(
+            space, seed=seed, constraints=constraints, population_size=population_size, mutation_prob=mutation_prob,
+            crossover_prob=crossover_prob, dedupe=dedupe, max_retries=max_retries,
+        )
         self.num_objectives: int | None = None
-        self.population: list[tuple[dict[str, Any], tuple[float, ...]]] = []
         self._ranks: list[tuple[int, float]] = []  # (front, -crowding) per member; smaller is better
 
-    # -- scores ----------------------------------------------------------------------------------
-    def _vector(self, score: Any) -> tuple[float, ...] | None:
+    # -- the hooks -------------------------------------------------------------------------------
+    def _check_score(self, score: Any) -> tuple[float, ...] | None:
         """``score`` as a tuple of finite floats, ``None`` for a failed trial."""
-        if score is None:
-            return None
         if isinstance(score, numbers.Real) and not isinstance(score, bool):
             values: Sequence[Any] = (score,)
         elif isinstance(score, Sequence) and not isinstance(score, (str, bytes)) and len(score) > 0:
@@ -101,36 +93,10 @@ class NSGA2Strategy(Strategy):
             )
         return tuple(out)
 
-    def tell(self, arch: Mapping[str, Any], score: Any) -> None:
-        """Report the maximised score vector (or single number, or ``None`` if failed) of ``arch``."""
-        arch = self.space.canonical(arch)
-        vector = self._vector(score)
-        self.num_told += 1
-        if vector is None:
-            self.num_failed += 1
-        elif self.best_score is None or vector[0] > self.best_score:
-            self.best_arch, self.best_score = dict(arch), vector[0]  # best on the first objective
-        self._tell(arch, vector)
-
-    # -- the hooks -------------------------------------------------------------------------------
-    def _ask(self) -> Any:
-        if len(self.population) < self.population_size:
-            arch = self._sample(dedupe=self.dedupe)
-        else:
-            arch = self._propose(self._child, dedupe=self.dedupe, draws=_CHILD_DRAWS)
-            if arch is None or (self.dedupe and self.was_proposed(arch)):
-                arch = self._sample(dedupe=self.dedupe)
-        return FINISHED if arch is None else arch
-
-    def _tournament(self) -> dict[str, Any]:
+    def _select_parent(self) -> dict[str, Any]:
+        """Binary tournament on (non-domination rank, then crowding distance)."""
         a, b = self.rng.randrange(len(self.population)), self.rng.randrange(len(self.population))
         return self.population[min(a, b, key=lambda i: (self._ranks[i], i))][0]
-
-    def _child(self) -> Mapping[str, Any]:
-        parent = self._tournament()
-        if self.crossover_prob > 0 and self.rng.random() < self.crossover_prob:
-            parent = self.space.crossover(parent, self._tournament(), self.rng)
-        return self.space.mutate(parent, self.rng, self.mutation_prob)
 
     def _rank(self) -> None:
         scores = [s for _, s in self.population]
@@ -143,10 +109,8 @@ class NSGA2Strategy(Strategy):
                     ranks[i] = (level, -distance)
         self._ranks = ranks
 
-    def _tell(self, arch: dict[str, Any], score: tuple[float, ...] | None) -> None:
-        if score is None:
-            return
-        self.population.append((arch, score))
+    def _survive(self) -> None:
+        """The last front's most crowded member leaves (ties: the oldest)."""
         self._rank()
         while len(self.population) > self.population_size:
             worst = max(range(len(self.population)), key=lambda i: (self._ranks[i], -i))
@@ -154,12 +118,9 @@ class NSGA2Strategy(Strategy):
             self._rank()
 
     def _extra_state(self) -> dict[str, Any]:
-        return {
-            "population": [[dict(a), list(s)] for a, s in self.population],
-            "num_objectives": self.num_objectives,
-        }
+        return {**super()._extra_state(), "num_objectives": self.num_objectives}
 
     def _load_extra_state(self, state: Mapping[str, Any]) -> None:
-        self.population = [(dict(a), tuple(float(v) for v in s)) for a, s in state["population"]]
+        super()._load_extra_state(state)
         self.num_objectives = state["num_objectives"]
         self._rank()

@@ -1,7 +1,7 @@
 """What a user looks at: results and summary tables, plots, Pareto fronts, report.md, progress.
 
-``raynas.report.pareto`` is pure Python (strategies use it); the plots import matplotlib
-only when drawn. Names are loaded on first use::
+Pareto sorting lives in the core, :mod:`raynas.pareto` (pure Python, shared with the
+strategies); its names are re-exported here. The plots import matplotlib only when drawn. Names are loaded on first use::
 
     from raynas.report import pareto_front, summarize, plot_curves
 """
@@ -12,11 +12,11 @@ import importlib
 from typing import Any
 
 _LAZY = {
-    "pareto_front": "raynas.report.pareto",
-    "pareto_rows": "raynas.report.pareto",
-    "non_dominated_sort": "raynas.report.pareto",
-    "crowding_distance": "raynas.report.pareto",
-    "dominates": "raynas.report.pareto",
+    "pareto_front": "raynas.pareto",
+    "pareto_rows": "raynas.pareto",
+    "non_dominated_sort": "raynas.pareto",
+    "crowding_distance": "raynas.pareto",
+    "dominates": "raynas.pareto",
     "write_results": "raynas.report.results",
     "read_results": "raynas.report.results",
     "write_summary": "raynas.report.results",

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from raynas.report.pareto import pareto_front
+from raynas.pareto import pareto_front
 
 __all__ = ["FIGSIZE", "DPI", "pixel_size", "plot_curves", "plot_pareto", "plot_wall_time"]
 

@@ -16,7 +16,8 @@ from typing import Any
 
 from ray.tune.search import Searcher
 
-from raynas.errors import ConfigError
+from raynas.checks import check_positive_int
+from strategies.searcher import check_state, read_state, restore_searcher_bytes, save_searcher_bytes, write_state
 
 __all__ = ["BATCH_KEY", "BatchSearcher", "sub_trial_id"]
 
@@ -48,9 +49,8 @@ class BatchSearcher(Searcher):
     """
 
     def __init__(self, searcher: Searcher, archs_per_trial: int, total: int) -> None:
-        for label, value in (("archs_per_trial", archs_per_trial), ("total", total)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{label} must be an int >= 1, got {value!r}")
+        archs_per_trial = check_positive_int(None, "archs_per_trial", archs_per_trial)
+        total = check_positive_int(None, "total", total)
         super().__init__(metric=getattr(searcher, "metric", None), mode=getattr(searcher, "mode", None))
         self.searcher = searcher
         self.archs_per_trial = archs_per_trial
@@ -107,30 +107,22 @@ class BatchSearcher(Searcher):
 
     # -- checkpoints -------------------------------------------------------------------------
     def get_state(self) -> dict[str, Any]:
-        from raynas.tune.searcher import save_searcher_bytes
-
         return {"format": _FORMAT, "archs_per_trial": self.archs_per_trial, "total": self.total,
                 "suggested": self._suggested, "finished": self._finished, "live": dict(self._live),
                 "inner": save_searcher_bytes(self.searcher)}
 
     def set_state(self, state: dict[str, Any]) -> None:
-        from raynas.tune.searcher import _check_format, restore_searcher_bytes
-
-        state = _check_format(state, _FORMAT, "BatchSearcher", "the state")
+        state = check_state(state, _FORMAT, "BatchSearcher", "the state")
         self.archs_per_trial, self.total = state["archs_per_trial"], state["total"]
         self._suggested, self._finished = state["suggested"], state["finished"]
         self._live = dict(state["live"])
         restore_searcher_bytes(self.searcher, state["inner"])
 
     def save(self, checkpoint_path: str) -> None:
-        from raynas.tune.searcher import _write_pickle
-
-        _write_pickle(checkpoint_path, self.get_state())
+        write_state(checkpoint_path, self.get_state())
 
     def restore(self, checkpoint_path: str) -> None:
-        from raynas.tune.searcher import _read_pickle
-
-        self.set_state(_read_pickle(checkpoint_path, _FORMAT, "BatchSearcher"))
+        self.set_state(read_state(checkpoint_path, _FORMAT, "BatchSearcher"))
 
     def __repr__(self) -> str:
         return f"BatchSearcher({self.searcher!r}, archs_per_trial={self.archs_per_trial}, total={self.total})"

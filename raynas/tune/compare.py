@@ -316,7 +316,7 @@ def _write_outputs(out: Path, space: Any, evaluator: Any, rows: list[dict[str, A
                    budgets: list[int], title: str | None) -> CompareResult:
     from raynas.report import plots
     from raynas.report.markdown import write_report
-    from raynas.report.pareto import pareto_rows
+    from raynas.pareto import pareto_rows
     from raynas.report.results import (
         RESULTS_FILE,
         SUMMARY_FILE,

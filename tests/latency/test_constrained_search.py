@@ -18,7 +18,7 @@ import pytest
 import raynas
 import search_spaces
 import strategies
-from raynas import testing
+from strategies import testing
 from raynas.latency import LatencyTable
 from raynas.predictor import PredictorConfig, fit_predictor
 

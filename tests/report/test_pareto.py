@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from raynas.errors import ConfigError
-from raynas.report.pareto import crowding_distance, dominates, non_dominated_sort, pareto_front, pareto_rows
+from raynas.pareto import crowding_distance, dominates, non_dominated_sort, pareto_front, pareto_rows
 
 
 def _brute_dominates(a, b, modes):

@@ -8,9 +8,9 @@ import random
 import pytest
 
 import strategies
-from raynas import testing
+from strategies import testing
 from raynas.constraints import Constraints
-from raynas.report.pareto import pareto_front
+from raynas.pareto import pareto_front
 from search_spaces import ChoiceSpace
 from strategies.nsga2 import NSGA2Strategy
 

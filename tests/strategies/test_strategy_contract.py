@@ -1,4 +1,4 @@
-"""Every registered strategy x every space case through raynas.testing's contract suite.
+"""Every registered strategy x every space case through strategies.testing's contract suite.
 
 Space cases: two plain ChoiceSpaces (one under a FLOPs budget that excludes most of it),
 every space in ``search_spaces.available()`` (generated from the registry, so a new space
@@ -14,7 +14,7 @@ import pytest
 
 import search_spaces
 import strategies
-from raynas import testing
+from strategies import testing
 from raynas.constraints import Constraints
 from search_spaces import ChoiceSpace
 

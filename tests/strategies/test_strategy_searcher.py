@@ -10,10 +10,10 @@ import pytest
 
 import search_spaces
 import strategies
-from raynas import testing
+from strategies import testing
 from raynas.constraints import Constraints
 from raynas.errors import ConfigError, InvalidCheckpoint
-from raynas.tune.searcher import ConstrainedSearcher, StrategySearcher, score_of
+from strategies.searcher import ConstrainedSearcher, StrategySearcher, score_of
 from strategies import FINISHED, Strategy
 from strategies.random import RandomStrategy
 

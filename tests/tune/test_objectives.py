@@ -1,4 +1,4 @@
-"""Objectives, the scalarization, and the multi-objective searchers driven through the Searcher API (no Ray)."""
+"""Objectives, the scalarization, and the multi-objective searchers driven through the Searcher API (no Ray cluster)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ from raynas.errors import ConfigError
 from raynas.tune.objectives import (
     SCALARIZED,
     Objective,
-    ParetoLibrarySearcher,
-    ParetoStrategySearcher,
     ScalarizedEvaluator,
     method_of,
     multi_objective_searcher,
@@ -21,6 +19,7 @@ from raynas.tune.objectives import (
     resolve_scales,
 )
 from search_spaces import ChoiceSpace
+from strategies.searcher import ConstrainedSearcher, StrategySearcher
 
 logging.getLogger("optuna").setLevel(logging.WARNING)
 
@@ -90,7 +89,7 @@ def test_multi_objective_searchers_propose_only_feasible_archs(name):
     constraints = Constraints(max_flops=60)
     searcher, metric, mode = multi_objective_searcher(name, space=SPACE, objectives=OBJECTIVES, seed=0,
                                                       constraints=constraints)
-    assert isinstance(searcher, ParetoLibrarySearcher if name == "tpe" else ParetoStrategySearcher)
+    assert isinstance(searcher, ConstrainedSearcher if name == "tpe" else StrategySearcher)
     assert (metric, mode) == ("accuracy", "max")
     archs = _drive(searcher, 16)
     for arch in archs:

@@ -1,16 +1,23 @@
-"""The one adapter between raynas strategies and Ray Tune.
+"""The one adapter between raynas strategies and Ray Tune, for one objective or several.
+
+Both searchers take ``metric``/``mode`` as Ray Tune does: one name and ``"min"``/``"max"``,
+or equal-length sequences of them (several objectives, as ``OptunaSearch`` takes them).
 
 - :class:`StrategySearcher` turns any ask/tell :class:`strategies.Strategy` into a
   ``ray.tune.search.Searcher`` and owns the whole Tune contract: the metric/mode sign,
   the trial-id -> architecture mapping, ``None`` vs ``Searcher.FINISHED``, failed and
   NaN/inf/missing-metric results (told to the strategy as ``None``), ``save``/``restore``
   into a freshly built instance, ``set_search_properties`` and ``set_max_concurrency``.
+  With several objectives the strategy is told the tuple of maximised scores (only a
+  strategy with ``multi_objective = True`` takes one, e.g. ``strategies.nsga2``).
 - :class:`ConstrainedSearcher` wraps a library searcher (Ray Tune's ``OptunaSearch``,
   ``NevergradSearch``) so that it only ever hands out architectures that satisfy the
   constraints: an infeasible proposal is not evaluated; the library is told it failed,
   under a private trial id, and asked again (a capped number of times).
 
 Neither needs a Ray cluster: Tune calls ``suggest``/``on_trial_complete`` from the driver.
+The checkpoint helpers (:func:`write_state`, :func:`read_state`, :func:`check_state`,
+:func:`save_searcher_bytes`, :func:`restore_searcher_bytes`) serve every wrapper.
 """
 
 from __future__ import annotations
@@ -21,47 +28,102 @@ import numbers
 import os
 import pickle
 import tempfile
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from ray.tune.search import Searcher
 
+from raynas.checks import check_choice, check_positive_int
 from raynas.constraints import Constraints
 from raynas.errors import ConfigError, InfeasibleConstraints, InvalidArchitecture, InvalidCheckpoint
-from strategies import FINISHED, Strategy
+from strategies._base import FINISHED, Strategy
 
-__all__ = ["StrategySearcher", "ConstrainedSearcher", "score_of"]
+__all__ = [
+    "StrategySearcher",
+    "ConstrainedSearcher",
+    "score_of",
+    "objectives_of",
+    "write_state",
+    "read_state",
+    "check_state",
+    "save_searcher_bytes",
+    "restore_searcher_bytes",
+]
 
 logger = logging.getLogger(__name__)
 
-_STRATEGY_FORMAT = "raynas.StrategySearcher/1"
-_CONSTRAINED_FORMAT = "raynas.ConstrainedSearcher/1"
+_STRATEGY_FORMAT = "raynas.StrategySearcher/2"
+_CONSTRAINED_FORMAT = "raynas.ConstrainedSearcher/2"
+
+def _names(value: Any) -> list[Any]:
+    return [value] if isinstance(value, str) else list(value)
 
 
 def _check_metric_mode(owner: str, metric: Any, mode: Any) -> None:
-    if metric is not None and (not isinstance(metric, str) or not metric):
-        raise ConfigError(f"{owner}: metric must be a non-empty string or None, got {metric!r}")
-    if mode is not None and mode not in ("min", "max"):
-        raise ConfigError(f"{owner}: mode must be 'min' or 'max' (or None until Tune sets it), got {mode!r}")
+    """``metric``: a name or a non-empty sequence of distinct names; ``mode``: the matching "min"/"max"."""
+    if metric is not None:
+        if isinstance(metric, (bytes, Mapping)) or not isinstance(metric, (str, Sequence)) or not metric or not all(
+            isinstance(m, str) and m for m in _names(metric)
+        ):
+            raise ConfigError(f"{owner}: metric must be a non-empty string, a sequence of them, or None, got {metric!r}")
+        if len(set(_names(metric))) != len(_names(metric)):
+            raise ConfigError(f"{owner}: metric names an objective more than once: {metric!r}")
+    if mode is not None and (not isinstance(mode, (str, Sequence)) or not all(m in ("min", "max") for m in _names(mode))
+                             or not mode):
+        raise ConfigError(f"{owner}: mode must be 'min' or 'max' (a sequence of them for several metrics, or None "
+                          f"until Tune sets it), got {mode!r}")
+    if metric is not None and mode is not None and (isinstance(metric, str) != isinstance(mode, str)
+                                                    or len(_names(metric)) != len(_names(mode))):
+        raise ConfigError(f"{owner}: mode {mode!r} must give one 'min' or 'max' per metric of {metric!r}")
 
 
-def score_of(result: Mapping[str, Any] | None, metric: str, mode: str) -> float | None:
+def _one_or_many(value: Any) -> Any:
+    """A length-one sequence of metrics or modes as its single item (the single-objective case)."""
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        return value  # checked by _check_metric_mode
+    return value[0] if len(value) == 1 else list(value)
+
+
+def _multi(metric: Any) -> bool:
+    return metric is not None and not isinstance(metric, str)
+
+
+def objectives_of(metric: str | Sequence[str], mode: str | Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """``(name, mode)`` per objective: one for a single metric, one per name for sequences."""
+    _check_metric_mode("objectives_of", metric, mode)
+    return tuple(zip(_names(metric), _names(mode)))
+
+
+def _signed(value: Any, mode: str) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+        return None
+    return -float(value) if mode == "min" else float(value)
+
+
+def score_of(result: Mapping[str, Any] | None, metric: str | Sequence[str], mode: str | Sequence[str]) -> Any:
     """The score to maximise from a Tune result: ``result[metric]``, negated for ``mode="min"``.
 
-    ``None`` when the result is missing, lacks the metric, or holds a value that is not a
-    finite real number (NaN, inf, a string, a bool).
+    With sequences of metrics and modes, the tuple of those scores. ``None`` when the result
+    is missing, lacks a metric, or holds a value that is not a finite real number (NaN, inf,
+    a string, a bool).
     """
-    if not result or metric not in result:
+    if not result:
         return None
-    value = result[metric]
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return None
-    value = float(value)
-    if not math.isfinite(value):
-        return None
-    return -value if mode == "min" else value
+    scores = []
+    for name, sign in objectives_of(metric, mode):
+        score = _signed(result.get(name), sign)
+        if score is None:
+            return None
+        scores.append(score)
+    return scores[0] if isinstance(metric, str) else tuple(scores)
 
 
-def _write_pickle(path: str, obj: Any) -> None:
+def _as_result(scores: Any, metric: str | Sequence[str], mode: str | Sequence[str]) -> dict[str, float]:
+    """The Tune result whose :func:`score_of` is ``scores``."""
+    values = (scores,) if isinstance(metric, str) else scores
+    return {name: (-s if sign == "min" else s) for (name, sign), s in zip(objectives_of(metric, mode), values)}
+
+
+def write_state(path: str, obj: Any) -> None:
     """Pickle ``obj`` to ``path`` atomically (a temporary file, then a rename)."""
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".raynas-", suffix=".tmp")
@@ -98,7 +160,8 @@ def restore_searcher_bytes(searcher: Searcher, data: bytes) -> None:
         os.unlink(tmp)
 
 
-def _read_pickle(path: str, expected_format: str, owner: str) -> dict[str, Any]:
+def read_state(path: str, expected_format: str, owner: str) -> dict[str, Any]:
+    """The state dict pickled at ``path``; :class:`InvalidCheckpoint` unless it is ``expected_format``."""
     try:
         with open(path, "rb") as f:
             state = pickle.load(f)
@@ -106,10 +169,11 @@ def _read_pickle(path: str, expected_format: str, owner: str) -> dict[str, Any]:
         raise InvalidCheckpoint(f"{owner}.restore: no searcher checkpoint at {path!r}") from exc
     except (pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
         raise InvalidCheckpoint(f"{owner}.restore: {path!r} is not a readable searcher checkpoint: {exc}") from exc
-    return _check_format(state, expected_format, owner, path)
+    return check_state(state, expected_format, owner, path)
 
 
-def _check_format(state: Any, expected_format: str, owner: str, where: str) -> dict[str, Any]:
+def check_state(state: Any, expected_format: str, owner: str, where: str) -> dict[str, Any]:
+    """``state`` if it is a dict of ``expected_format``, else :class:`InvalidCheckpoint` naming both."""
     if not isinstance(state, dict) or state.get("format") != expected_format:
         found = state.get("format") if isinstance(state, dict) else type(state).__name__
         raise InvalidCheckpoint(f"{owner}: {where} holds {found!r}, expected a {expected_format!r} checkpoint")
@@ -121,8 +185,10 @@ class StrategySearcher(Searcher):
 
     Args:
         strategy: the strategy; it always maximises, so ``mode="min"`` negates the metric.
-        metric: the result key to optimise; ``None`` until Tune sets it.
-        mode: ``"min"`` or ``"max"``; ``None`` until Tune sets it.
+        metric: the result key to optimise, or a sequence of keys (several objectives: the
+            strategy is told the tuple of their scores and must have ``multi_objective``);
+            ``None`` until Tune sets it.
+        mode: ``"min"`` or ``"max"`` (one per metric); ``None`` until Tune sets it.
 
     ``suggest`` raises ``ValueError`` until both are known. Concurrency is left to
     ``ConcurrencyLimiter`` (``set_max_concurrency`` records the value and returns
@@ -138,13 +204,22 @@ class StrategySearcher(Searcher):
     def __init__(self, strategy: Strategy, metric: str | None = None, mode: str | None = None):
         if not isinstance(strategy, Strategy):
             raise TypeError(f"StrategySearcher: strategy must be a strategies.Strategy, got {type(strategy).__name__}")
-        _check_metric_mode("StrategySearcher", metric, mode)
-        super().__init__(metric=None, mode=None)  # validated above, without Ray's asserts
+        metric, mode = _one_or_many(metric), _one_or_many(mode)
+        super().__init__(metric=None, mode=None)  # validated below, without Ray's asserts
+        self._strategy = strategy
+        self._check(metric, mode)
         self._metric = metric
         self._mode = mode
-        self._strategy = strategy
         self._live: dict[str, dict[str, Any]] = {}
         self.max_concurrent: int | None = None
+
+    def _check(self, metric: Any, mode: Any) -> None:
+        _check_metric_mode("StrategySearcher", metric, mode)
+        if _multi(metric) and not getattr(self._strategy, "multi_objective", False):
+            raise ConfigError(
+                f"StrategySearcher: {type(self._strategy).__name__} takes one objective, got metric {metric!r}; "
+                "give it one metric (or a scalarization of them) or use a multi-objective strategy"
+            )
 
     @property
     def strategy(self) -> Strategy:
@@ -164,7 +239,8 @@ class StrategySearcher(Searcher):
         """Take metric/mode from Tune; ``False`` once they were configured (the space is the strategy's)."""
         if self.configured:
             return False
-        _check_metric_mode("StrategySearcher", metric, mode)
+        metric, mode = _one_or_many(metric), _one_or_many(mode)
+        self._check(metric, mode)
         self._metric = metric or self._metric
         self._mode = mode or self._mode
         return True
@@ -210,10 +286,18 @@ class StrategySearcher(Searcher):
         pruned: bool = False,
         intermediate_values: list | None = None,
     ) -> None:
-        """Tell the strategy about an architecture evaluated outside this searcher."""
+        """Tell the strategy about an architecture evaluated outside this searcher.
+
+        ``value``: the metric's value, or the sequence of the metrics' values.
+        """
         if not self.configured:
             raise ValueError("StrategySearcher.add_evaluated_point: metric and mode must be set first")
-        score = None if (error or pruned) else score_of({self._metric: value}, self._metric, self._mode)
+        names = _names(self._metric)
+        values = list(value) if _multi(self._metric) else [value]
+        if len(values) != len(names):
+            raise ConfigError(f"StrategySearcher.add_evaluated_point: value {value!r} must give one number per "
+                              f"metric of {self._metric!r}")
+        score = None if (error or pruned) else score_of(dict(zip(names, values)), self._metric, self._mode)
         self._strategy.tell(parameters, score)
 
     # -- checkpoints -------------------------------------------------------------------------
@@ -228,7 +312,7 @@ class StrategySearcher(Searcher):
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
-        state = _check_format(state, _STRATEGY_FORMAT, "StrategySearcher", "the state")
+        state = check_state(state, _STRATEGY_FORMAT, "StrategySearcher", "the state")
         for name in ("metric", "mode"):
             mine, theirs = getattr(self, f"_{name}"), state[name]
             if mine is not None and theirs is not None and mine != theirs:
@@ -241,7 +325,7 @@ class StrategySearcher(Searcher):
 
     def save(self, checkpoint_path: str) -> None:
         """Pickle the whole state (strategy, RNG, live trials, metric/mode) to ``checkpoint_path``."""
-        _write_pickle(checkpoint_path, self.get_state())
+        write_state(checkpoint_path, self.get_state())
 
     def restore(self, checkpoint_path: str) -> None:
         """Load what :meth:`save` wrote into this instance (built with the same strategy and space).
@@ -249,7 +333,7 @@ class StrategySearcher(Searcher):
         Raises:
             InvalidCheckpoint: unreadable file, another searcher's checkpoint, or another strategy's.
         """
-        self.set_state(_read_pickle(checkpoint_path, _STRATEGY_FORMAT, "StrategySearcher"))
+        self.set_state(read_state(checkpoint_path, _STRATEGY_FORMAT, "StrategySearcher"))
 
     def __repr__(self) -> str:
         return f"StrategySearcher({type(self._strategy).__name__}, metric={self._metric!r}, mode={self._mode!r})"
@@ -272,7 +356,10 @@ class ConstrainedSearcher(Searcher):
             (as failed until a first real result exists). Model-based libraries ignore failed
             trials, so with ``"fail"`` TPE keeps proposing the same infeasible optimum of its
             model; the penalty teaches it where the infeasible region is.
-        metric, mode: as for any searcher; ``None`` until Tune sets them.
+        metric, mode: as for any searcher (sequences of them for several objectives, when the
+            library takes them: ``multi_objective``); ``None`` until Tune sets them. With
+            several objectives the penalty is applied to each.
+        multi_objective: whether ``make_searcher`` accepts sequences of metrics and modes.
         name: used in messages.
 
     Results with an error or a NaN/inf/missing metric are passed to the library as
@@ -289,32 +376,32 @@ class ConstrainedSearcher(Searcher):
         mode: str | None = None,
         max_retries: int = 100,
         infeasible: str = "penalty",
+        multi_objective: bool = False,
         name: str = "library",
     ):
         if not callable(make_searcher):
             raise TypeError(f"ConstrainedSearcher: make_searcher must be callable, got {make_searcher!r}")
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 1:
-            raise ConfigError(f"{name}: max_retries must be an int >= 1, got {max_retries!r}")
+        max_retries = check_positive_int(name, "max_retries", max_retries)
         if constraints is not None and not isinstance(constraints, Constraints):
             raise ConfigError(f"{name}: constraints must be a raynas.Constraints or None, got {constraints!r}")
-        if infeasible not in ("penalty", "fail"):
-            raise ConfigError(f"{name}: infeasible must be 'penalty' or 'fail', got {infeasible!r}")
-        _check_metric_mode(name, metric, mode)
+        self.infeasible = check_choice(name, "infeasible", infeasible, ("penalty", "fail"))
+        self.multi_objective = multi_objective
+        self.name = name
+        metric, mode = _one_or_many(metric), _one_or_many(mode)
+        self._check(metric, mode)
         super().__init__(metric=None, mode=None)
         self._metric, self._mode = metric, mode
-        self.infeasible = infeasible
         self.space = space
         self.constraints = constraints or Constraints()
         self.constraints.check_feasible(space)
         self.max_retries = max_retries
-        self.name = name
         self._make_searcher = make_searcher
         self.searcher: Searcher | None = None
         self._live: dict[str, tuple[str, dict[str, Any]]] = {}
         self._counter = 0
         self.num_rejected = 0
-        self._worst: float | None = None  # real results, as maximised scores
-        self._best: float | None = None
+        self._worst: list[float] | None = None  # per objective, over real results, as maximised scores
+        self._best: list[float] | None = None
         self.max_concurrent: int | None = None
         if self.configured:
             self._setup()
@@ -323,6 +410,11 @@ class ConstrainedSearcher(Searcher):
     def configured(self) -> bool:
         return self._metric is not None and self._mode is not None
 
+    def _check(self, metric: Any, mode: Any) -> None:
+        _check_metric_mode(self.name, metric, mode)
+        if _multi(metric) and not self.multi_objective:
+            raise ConfigError(f"{self.name} takes one objective, got metric {metric!r}")
+
     def _setup(self) -> None:
         self.searcher = self._make_searcher(self._metric, self._mode)
 
@@ -330,7 +422,8 @@ class ConstrainedSearcher(Searcher):
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
         if self.searcher is not None:
             return False
-        _check_metric_mode(self.name, metric, mode)
+        metric, mode = _one_or_many(metric), _one_or_many(mode)
+        self._check(metric, mode)
         self._metric = metric or self._metric
         self._mode = mode or self._mode
         if self.configured:
@@ -370,15 +463,13 @@ class ConstrainedSearcher(Searcher):
             f"{self.constraints.to_dict()}; loosen the constraints or raise max_retries"
         )
 
-    def _to_metric(self, score: float) -> float:
-        return -score if self._mode == "min" else score
-
     def _reject(self, inner_id: str) -> None:
-        if self.infeasible == "fail" or self._worst is None:
+        if self.infeasible == "fail" or self._worst is None or self._best is None:
             self.searcher.on_trial_complete(inner_id, result=None, error=True)
             return
-        penalty = self._worst - max(self._best - self._worst, 1e-9 * max(1.0, abs(self._worst)))
-        self.searcher.on_trial_complete(inner_id, result={self._metric: self._to_metric(penalty)}, error=False)
+        penalty = [w - max(b - w, 1e-9 * max(1.0, abs(w))) for w, b in zip(self._worst, self._best)]
+        scores = tuple(penalty) if _multi(self._metric) else penalty[0]
+        self.searcher.on_trial_complete(inner_id, result=_as_result(scores, self._metric, self._mode), error=False)
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         pass  # one evaluation per trial: only the final result counts
@@ -392,10 +483,11 @@ class ConstrainedSearcher(Searcher):
         score = None if error else score_of(result, self._metric, self._mode)
         if score is None:
             self.searcher.on_trial_complete(inner_id, result=None, error=True)
-        else:
-            self._worst = score if self._worst is None else min(self._worst, score)
-            self._best = score if self._best is None else max(self._best, score)
-            self.searcher.on_trial_complete(inner_id, result={self._metric: self._to_metric(score)}, error=False)
+            return
+        scores = list(score) if _multi(self._metric) else [score]
+        self._worst = scores if self._worst is None else [min(a, b) for a, b in zip(self._worst, scores)]
+        self._best = scores if self._best is None else [max(a, b) for a, b in zip(self._best, scores)]
+        self.searcher.on_trial_complete(inner_id, result=_as_result(score, self._metric, self._mode), error=False)
 
     # -- checkpoints -------------------------------------------------------------------------
     def get_state(self) -> dict[str, Any]:
@@ -415,7 +507,7 @@ class ConstrainedSearcher(Searcher):
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
-        state = _check_format(state, _CONSTRAINED_FORMAT, self.name, "the state")
+        state = check_state(state, _CONSTRAINED_FORMAT, self.name, "the state")
         if state["name"] != self.name:
             raise InvalidCheckpoint(f"checkpoint is from the {state['name']!r} searcher, cannot restore it into {self.name!r}")
         self._metric = state["metric"] if state["metric"] is not None else self._metric
@@ -434,11 +526,11 @@ class ConstrainedSearcher(Searcher):
 
     def save(self, checkpoint_path: str) -> None:
         """Pickle this wrapper's state and the library searcher's own checkpoint."""
-        _write_pickle(checkpoint_path, self.get_state())
+        write_state(checkpoint_path, self.get_state())
 
     def restore(self, checkpoint_path: str) -> None:
         """Load what :meth:`save` wrote, into an instance built with the same arguments."""
-        self.set_state(_read_pickle(checkpoint_path, _CONSTRAINED_FORMAT, self.name))
+        self.set_state(read_state(checkpoint_path, _CONSTRAINED_FORMAT, self.name))
 
     def __repr__(self) -> str:
         return f"ConstrainedSearcher({self.name!r}, metric={self._metric!r}, mode={self._mode!r})"

@@ -1,6 +1,7 @@
 """Pareto fronts: the non-dominated set, NSGA-II's non-dominated sorting and crowding distance.
 
-Pure Python (no numpy, no matplotlib), so ask/tell strategies may use it. Every function
+Pure Python (no numpy, no matplotlib) in the core, so ask/tell strategies
+(``strategies.nsga2``) and the report's plots use the same functions. Every function
 takes ``points`` (a sequence of equal-length sequences of finite numbers, one per
 candidate) and ``modes`` (``"max"`` or ``"min"`` per objective).
 
