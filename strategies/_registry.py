@@ -23,6 +23,8 @@ _REGISTRY = Registry("strategy", {
     "reinforce": "strategies.reinforce:ReinforceStrategy",
     "grid": "strategies.grid:GridStrategy",
     "dna": "strategies.dna:DNAStrategy",
+    "local": "strategies.local:LocalSearchStrategy",
+    "guided": "strategies.guided:GuidedStrategy",
     "tpe": "strategies.library:tpe",
     "nevergrad": "strategies.library:nevergrad",
 })

@@ -1,0 +1,184 @@
+"""Settings sweep of the ask/tell strategies on the NAS-Bench-201 table, without Ray.
+
+Each run drives a strategy's own ask/tell interface with ``--concurrency`` trials in flight
+(first in, first out, as ``benchmarks/nb201_strategies.py --direct`` completes them): for a
+table evaluator this is the exact sequence a Tune search with that many trials in flight
+and equal trial durations would see, at a fraction of the cost. Every run goes to the
+largest budget; the result at a smaller budget is read from its first trials (a strategy
+does not know the budget). Regret is measured as in ``nb201_strategies.py``, on each of the
+three data sets (signal ``*_val_12ep``, score ``*_test_200ep``).
+
+Settings are ranked by their mean rank over the columns (data set x budget), each column
+ranking the settings by mean regret over seeds. Sweep on seeds other than those the
+results file reports (the default start, 100, keeps clear of the reported 0..99).
+
+Usage::
+
+    nice -n 10 python benchmarks/nb201_sweep.py --seeds 20 --seed-start 100 \\
+        --settings local:step=first guided guided:acquisition=ucb evolution:population_size=20
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import importlib
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+import search_spaces  # noqa: E402
+from raynas.evaluate.table import TableEvaluator, nb201_table_path  # noqa: E402
+
+DATASETS = ("cifar10", "cifar100", "imagenet16")
+CLASSES = {
+    "random": "strategies.random:RandomStrategy",
+    "evolution": "strategies.evolution:EvolutionStrategy",
+    "reinforce": "strategies.reinforce:ReinforceStrategy",
+    "local": "strategies.local:LocalSearchStrategy",
+    "guided": "strategies.guided:GuidedStrategy",
+}
+
+
+class Table:
+    """``arch -> (signal, test)`` for one data set, and the table's best test value."""
+
+    def __init__(self, space: Any, dataset: str, path: str | None = None):
+        self.evaluator = TableEvaluator(path, signal=f"{dataset}_val_12ep", space=space)
+        self.space = space
+        self.optimum = self.evaluator.optimum
+        self._cache: dict[str, tuple[float, float]] = {}
+
+    def __call__(self, arch: dict[str, Any]) -> tuple[float, float]:
+        text = self.space.to_string(arch)
+        out = self._cache.get(text)
+        if out is None:
+            row = self.evaluator.lookup(text)
+            out = self._cache[text] = (row[self.evaluator.signal], row[self.evaluator.test_column])
+        return out
+
+
+def simulate(strategy: Any, table: Callable[[dict], tuple[float, float]], budget: int, concurrency: int):
+    """Drive ``strategy`` (ask/tell) for ``budget`` proposals, ``concurrency`` in flight, FIFO.
+
+    Returns the ``(signal, test)`` of every proposal, in completion order.
+    """
+    from strategies import FINISHED
+
+    trace: list[tuple[float, float]] = []
+    in_flight: list[dict[str, Any]] = []
+    asked = 0
+
+    def complete() -> None:
+        arch = in_flight.pop(0)
+        signal, test = table(arch)
+        trace.append((signal, test))
+        strategy.tell(arch, signal)
+
+    while asked < budget:
+        if len(in_flight) >= concurrency:
+            complete()
+            continue
+        arch = strategy.ask()
+        if arch is FINISHED:
+            break
+        if arch is None:
+            if not in_flight:
+                raise RuntimeError(f"{type(strategy).__name__} returned None with nothing in flight")
+            complete()
+            continue
+        in_flight.append(arch)
+        asked += 1
+    while in_flight:
+        complete()
+    return trace
+
+
+def result_at(trace: list[tuple[float, float]], budget: int) -> float:
+    """Test value of the best-by-signal cell among the first ``budget`` results."""
+    return max(trace[:budget], key=lambda st: st[0])[1]
+
+
+def parse_setting(text: str) -> tuple[str, dict[str, Any]]:
+    """``"local:step='best',restart_samples=2"`` -> ``("local", {"step": "best", "restart_samples": 2})``."""
+    name, _, rest = text.partition(":")
+    if name not in CLASSES:
+        raise SystemExit(f"unknown strategy {name!r} in setting {text!r}; valid: {', '.join(CLASSES)}")
+    options = {}
+    for item in filter(None, rest.split(",")):
+        key, _, value = item.partition("=")
+        try:
+            options[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            options[key] = value  # a bare word: a string option
+    return name, options
+
+
+def make(name: str, space: Any, seed: int, options: dict[str, Any]):
+    module, attr = CLASSES[name].split(":")
+    return getattr(importlib.import_module(module), attr)(space, seed=seed, **options)
+
+
+def mean_ranks(table: dict[str, dict[str, float]]) -> dict[str, float]:
+    """``setting -> column -> mean regret`` to ``setting -> mean rank over columns`` (ties share)."""
+    settings = list(table)
+    columns = list(next(iter(table.values())))
+    ranks = {s: [] for s in settings}
+    for column in columns:
+        values = sorted(table[s][column] for s in settings)
+        for s in settings:
+            v = table[s][column]
+            below, equal = sum(x < v for x in values), sum(x == v for x in values)
+            ranks[s].append(below + (equal + 1) / 2)
+    return {s: statistics.fmean(r) for s, r in ranks.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--settings", nargs="+", required=True, help="name[:key=value,...] per setting")
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--seed-start", type=int, default=100)
+    parser.add_argument("--budgets", type=int, nargs="+", default=[50, 100, 300])
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--table", default=None, help=f"the NAS-Bench-201 CSV (default {nb201_table_path()})")
+    parser.add_argument("--out", default=None, help="append one JSON line per setting here")
+    args = parser.parse_args(argv)
+
+    space = search_spaces.get("nb201")
+    tables = {d: Table(space, d, args.table) for d in args.datasets}
+    budgets = sorted(args.budgets)
+    seeds = range(args.seed_start, args.seed_start + args.seeds)
+    summary: dict[str, dict[str, float]] = {}
+    for text in args.settings:
+        name, options = parse_setting(text)
+        t0 = time.time()
+        regrets = {f"{d}@{b}": [] for d in args.datasets for b in budgets}
+        for dataset, table in tables.items():
+            for seed in seeds:
+                trace = simulate(make(name, space, seed, options), table, budgets[-1], args.concurrency)
+                for b in budgets:
+                    regrets[f"{dataset}@{b}"].append(table.optimum - result_at(trace, b))
+        summary[text] = {c: statistics.fmean(r) for c, r in regrets.items()}
+        print(f"{text:<60} " + " ".join(f"{c}={v:.3f}" for c, v in summary[text].items())
+              + f" ({time.time() - t0:.0f}s)", flush=True)
+        if args.out:
+            with open(args.out, "a") as handle:
+                handle.write(json.dumps({"setting": text, "seeds": [seeds.start, seeds.stop],
+                                         "concurrency": args.concurrency, "mean_regret": summary[text]}) + "\n")
+    if len(summary) > 1:
+        print("\nmean rank over the columns (lower is better):")
+        for text, rank in sorted(mean_ranks(summary).items(), key=lambda kv: kv[1]):
+            print(f"  {rank:5.2f}  {text}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

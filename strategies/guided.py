@@ -1,0 +1,211 @@
+"""Predictor-guided search (after BANANAS, White et al. 2021): an ensemble model fitted on the
+architectures seen so far ranks candidate mutations; the most promising one is proposed."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+import numpy as np
+
+from raynas.constraints import Constraints
+from raynas.errors import ConfigError
+from strategies._base import FINISHED, Strategy, check_float, check_int
+
+__all__ = ["GuidedStrategy"]
+
+_ACQUISITIONS = ("thompson", "ucb", "mean")
+_MODELS = ("kernel", "trees")
+
+
+class GuidedStrategy(Strategy):
+    """Evolution whose children are chosen by a predictor.
+
+    The first ``initial_samples`` proposals are uniform random feasible architectures.
+    After that, each ``ask``:
+
+    1. fits (when new results arrived) an ensemble of ``ensemble_size`` extremely
+       randomised trees (``sklearn.ensemble.ExtraTreesRegressor``) on
+       ``space.encode(arch) -> score`` of every successful result so far;
+    2. builds candidates: every feasible one-change neighbour (``space.neighbours``) of
+       the ``parents`` best architectures, ``mutations`` mutations
+       (``space.mutate``, one or two choices changed) of parents drawn from them, and
+       ``random_candidates`` uniform samples, dropping what was proposed before;
+    3. proposes the candidate with the best acquisition value: ``"thompson"`` (mean +
+       std * a standard normal draw per candidate, independent Thompson sampling, which
+       keeps concurrent proposals apart), ``"ucb"`` (mean + ``kappa`` * std) or
+       ``"mean"``, where mean and std are over the trees' predictions.
+
+    Architectures in flight were proposed already, so they are never proposed twice. The
+    model needs nothing but the architectures and scores told; failed trials are left out
+    of the fit.
+
+    Args:
+        space, seed, constraints: as for every strategy.
+        initial_samples: random architectures before the model is used (>= 2).
+        ensemble_size: trees in the ensemble (>= 2).
+        parents: how many of the best architectures have their neighbourhoods ranked (>= 1).
+        mutations: extra mutated candidates per ask (>= 0).
+        random_candidates: uniform random candidates per ask (>= 0).
+        acquisition: ``"thompson"``, ``"ucb"`` or ``"mean"``.
+        kappa: the weight of the spread for ``"ucb"`` (>= 0).
+        max_retries: draws per random proposal before falling back (see ``Strategy._propose``).
+
+    The defaults were chosen on the NAS-Bench-201 table (``benchmarks/nb201_sweep.py``, on
+    seeds other than those ``benchmarks/nb201_strategies.py`` reports).
+    """
+
+    def __init__(
+        self,
+        space: Any,
+        *,
+        seed: int = 0,
+        constraints: Constraints | None = None,
+        initial_samples: int = 10,
+        ensemble_size: int = 20,
+        parents: int = 5,
+        mutations: int = 20,
+        random_candidates: int = 10,
+        acquisition: str = "thompson",
+        kappa: float = 1.0,
+        model: str = "kernel",
+        refit_growth: float = 0.1,
+        max_retries: int = 1000,
+    ):
+        super().__init__(space, seed=seed, constraints=constraints, max_retries=max_retries)
+        owner = type(self).__name__
+        self.initial_samples = check_int(owner, "initial_samples", initial_samples, low=2)
+        self.ensemble_size = check_int(owner, "ensemble_size", ensemble_size, low=2)
+        self.parents = check_int(owner, "parents", parents, low=1)
+        self.mutations = check_int(owner, "mutations", mutations, low=0)
+        self.random_candidates = check_int(owner, "random_candidates", random_candidates, low=0)
+        if acquisition not in _ACQUISITIONS:
+            raise ConfigError(f"{owner}: acquisition must be one of {list(_ACQUISITIONS)}, got {acquisition!r}")
+        self.acquisition = acquisition
+        self.kappa = check_float(owner, "kappa", kappa, low=0.0, high=math.inf)
+        if model not in _MODELS:
+            raise ConfigError(f"{owner}: model must be one of {list(_MODELS)}, got {model!r}")
+        self.model = model
+        self.refit_growth = check_float(owner, "refit_growth", refit_growth, low=0.0, high=math.inf)
+        self.mutation_prob = 1.0 / (2 * len(space.choices))
+        self.history: list[tuple[dict[str, Any], float]] = []  # successful results, in order told
+        self.fit_size = 0  # how many results of history the current model was fitted on
+        self.fit_seed = 0
+        self._model = None  # rebuilt from history[:fit_size] and fit_seed when needed
+        self._codes: dict[str, np.ndarray] = {}  # caches, rebuilt on demand
+        self._neighbours: dict[str, list[dict[str, Any]]] = {}
+
+    # -- ask -------------------------------------------------------------------------------------
+    def _ask(self) -> Any:
+        if self.num_asked < self.initial_samples or len(self.history) < 2:
+            arch = self._sample(dedupe=True)
+            return FINISHED if arch is None else arch
+        candidates = self._candidates()
+        if not candidates:  # every nearby architecture was proposed: explore
+            arch = self._sample(dedupe=True)
+            return FINISHED if arch is None else arch
+        mean, std = self._predict(candidates)
+        noise = np.random.default_rng(self.rng.getrandbits(64))
+        if self.acquisition == "thompson":
+            value = mean + std * noise.standard_normal(len(mean))
+        elif self.acquisition == "ucb":
+            value = mean + self.kappa * std
+        else:
+            value = mean
+        return candidates[int(np.argmax(value))]
+
+    def _candidates(self) -> list[dict[str, Any]]:
+        ranked = sorted(range(len(self.history)), key=lambda i: (-self.history[i][1], i))
+        parents = [self.history[i][0] for i in ranked[: self.parents]]
+        pool: list[dict[str, Any]] = []
+        for parent in parents:
+            pool.extend(self._neighbours_of(parent))
+        for _ in range(self.mutations):
+            parent = parents[self.rng.randrange(len(parents))]
+            pool.append(self.space.mutate(parent, self.rng, self.mutation_prob))
+        for _ in range(self.random_candidates):
+            pool.append(self.space.sample(self.rng))
+        out, seen = [], set()
+        for arch in pool:  # neighbours, mutations and samples are canonical already
+            fingerprint = self.fingerprint(arch)
+            if fingerprint in seen or self.was_proposed(arch) or not self.is_feasible(arch):
+                continue
+            seen.add(fingerprint)
+            out.append(arch)
+        return out
+
+    def _neighbours_of(self, arch: dict[str, Any]) -> list[dict[str, Any]]:
+        fingerprint = self.fingerprint(arch)
+        if fingerprint not in self._neighbours:
+            self._neighbours[fingerprint] = self.space.neighbours(arch)
+        return self._neighbours[fingerprint]
+
+    # -- the model -------------------------------------------------------------------------------
+    def _encode(self, arch: Mapping[str, Any]) -> np.ndarray:
+        fingerprint = self.fingerprint(arch)
+        code = self._codes.get(fingerprint)
+        if code is None:
+            code = self._codes[fingerprint] = np.asarray(self.space.encode(arch), dtype=np.float64)
+        return code
+
+    def _fit(self) -> None:
+        data = self.history[: self.fit_size]
+        features = np.stack([self._encode(arch) for arch, _ in data])
+        targets = np.array([score for _, score in data])
+        spread = targets.std()
+        targets = (targets - targets.mean()) / (spread if spread > 0 else 1.0)
+        rng = np.random.default_rng(self.fit_seed)
+        if self.model == "trees":
+            from sklearn.ensemble import ExtraTreesRegressor
+
+            trees = ExtraTreesRegressor(n_estimators=self.ensemble_size, random_state=self.fit_seed)
+            self._model = trees.fit(features, targets).estimators_
+        else:
+            self._model = [_KernelRidge(features, targets, rng, len(self.space.choices))
+                           for _ in range(self.ensemble_size)]
+
+    def _predict(self, candidates: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+        if len(self.history) >= self.fit_size + max(1, int(self.fit_size * self.refit_growth)):
+            self.fit_size, self.fit_seed = len(self.history), self.rng.randrange(2**31)
+            self._model = None
+        if self._model is None:
+            self._fit()
+        features = np.stack([self._encode(arch) for arch in candidates])
+        predictions = np.stack([member.predict(features) for member in self._model])
+        return predictions.mean(axis=0), predictions.std(axis=0)
+
+    # -- tell and state --------------------------------------------------------------------------
+    def _tell(self, arch: dict[str, Any], score: float | None) -> None:
+        if score is not None:
+            self.history.append((dict(arch), score))
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {
+            "history": [[dict(a), s] for a, s in self.history],
+            "fit_size": self.fit_size,
+            "fit_seed": self.fit_seed,
+        }
+
+    def _load_extra_state(self, state: Mapping[str, Any]) -> None:
+        self.history = [(dict(a), float(s)) for a, s in state["history"]]
+        self.fit_size = int(state["fit_size"])
+        self.fit_seed = int(state["fit_seed"])
+        self._model = None
+
+
+class _KernelRidge:
+    """Kernel ridge regression on a bootstrap resample, kernel ``(1 + matches / num_keys) ** 2``
+    on one-hot codes (``matches``: choices two architectures share), so pairs of choices interact."""
+
+    def __init__(self, features: np.ndarray, targets: np.ndarray, rng: np.random.Generator, num_keys: int,
+                 ridge: float = 0.1):
+        rows = rng.integers(0, len(targets), len(targets))
+        self.features, self.num_keys = features[rows], num_keys
+        gram = self._kernel(self.features) + ridge * np.eye(len(rows))
+        self.weights = np.linalg.solve(gram, targets[rows])
+
+    def _kernel(self, other: np.ndarray) -> np.ndarray:
+        return (1.0 + other @ self.features.T / self.num_keys) ** 2
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        return self._kernel(features) @ self.weights
