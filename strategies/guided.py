@@ -93,7 +93,7 @@ class GuidedStrategy(Strategy):
         self.fit_seed = 0
         self._model = None  # rebuilt from history[:fit_size] and fit_seed when needed
         self._codes: dict[str, np.ndarray] = {}  # caches, rebuilt on demand
-        self._neighbours: dict[str, list[dict[str, Any]]] = {}
+        self._neighbours: dict[str, list[tuple[str, dict[str, Any]]]] = {}
 
     # -- ask -------------------------------------------------------------------------------------
     def _ask(self) -> Any:
@@ -117,27 +117,25 @@ class GuidedStrategy(Strategy):
     def _candidates(self) -> list[dict[str, Any]]:
         ranked = sorted(range(len(self.history)), key=lambda i: (-self.history[i][1], i))
         parents = [self.history[i][0] for i in ranked[: self.parents]]
-        pool: list[dict[str, Any]] = []
+        pool: list[tuple[str, dict[str, Any]]] = []
         for parent in parents:
             pool.extend(self._neighbours_of(parent))
-        for _ in range(self.mutations):
-            parent = parents[self.rng.randrange(len(parents))]
-            pool.append(self.space.mutate(parent, self.rng, self.mutation_prob))
-        for _ in range(self.random_candidates):
-            pool.append(self.space.sample(self.rng))
+        extra = [self.space.mutate(parents[self.rng.randrange(len(parents))], self.rng, self.mutation_prob)
+                 for _ in range(self.mutations)]
+        extra += [self.space.sample(self.rng) for _ in range(self.random_candidates)]
+        pool.extend((self.fingerprint(arch), arch) for arch in extra)  # all canonical already
         out, seen = [], set()
-        for arch in pool:  # neighbours, mutations and samples are canonical already
-            fingerprint = self.fingerprint(arch)
+        for fingerprint, arch in pool:
             if fingerprint in seen or self.was_proposed(arch) or not self.is_feasible(arch):
                 continue
             seen.add(fingerprint)
             out.append(arch)
         return out
 
-    def _neighbours_of(self, arch: dict[str, Any]) -> list[dict[str, Any]]:
+    def _neighbours_of(self, arch: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         fingerprint = self.fingerprint(arch)
         if fingerprint not in self._neighbours:
-            self._neighbours[fingerprint] = self.space.neighbours(arch)
+            self._neighbours[fingerprint] = [(self.fingerprint(n), n) for n in self.space.neighbours(arch)]
         return self._neighbours[fingerprint]
 
     # -- the model -------------------------------------------------------------------------------
