@@ -3,14 +3,13 @@ architectures seen so far ranks candidate mutations; the most promising one is p
 
 from __future__ import annotations
 
-import math
 from typing import Any, Mapping
 
 import numpy as np
 
+from raynas.checks import check_choice, check_float, check_int
 from raynas.constraints import Constraints
-from raynas.errors import ConfigError
-from strategies._base import FINISHED, Strategy, check_float, check_int
+from strategies._base import FINISHED, Strategy
 
 __all__ = ["GuidedStrategy"]
 
@@ -79,14 +78,10 @@ class GuidedStrategy(Strategy):
         self.parents = check_int(owner, "parents", parents, low=1)
         self.mutations = check_int(owner, "mutations", mutations, low=0)
         self.random_candidates = check_int(owner, "random_candidates", random_candidates, low=0)
-        if acquisition not in _ACQUISITIONS:
-            raise ConfigError(f"{owner}: acquisition must be one of {list(_ACQUISITIONS)}, got {acquisition!r}")
-        self.acquisition = acquisition
-        self.kappa = check_float(owner, "kappa", kappa, low=0.0, high=math.inf)
-        if model not in _MODELS:
-            raise ConfigError(f"{owner}: model must be one of {list(_MODELS)}, got {model!r}")
-        self.model = model
-        self.refit_growth = check_float(owner, "refit_growth", refit_growth, low=0.0, high=math.inf)
+        self.acquisition = check_choice(owner, "acquisition", acquisition, _ACQUISITIONS)
+        self.kappa = check_float(owner, "kappa", kappa, low=0.0)
+        self.model = check_choice(owner, "model", model, _MODELS)
+        self.refit_growth = check_float(owner, "refit_growth", refit_growth, low=0.0)
         self.mutation_prob = 1.0 / (2 * len(space.choices))
         self.history: list[tuple[dict[str, Any], float]] = []  # successful results, in order told
         self.fit_size = 0  # how many results of history the current model was fitted on

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
+from raynas.checks import check_choice, check_int
 from raynas.constraints import Constraints
-from raynas.errors import ConfigError
-from strategies._base import FINISHED, Strategy, check_int
+from strategies._base import FINISHED, Strategy
 
 __all__ = ["LocalSearchStrategy"]
 
@@ -64,9 +64,7 @@ class LocalSearchStrategy(Strategy):
     ):
         super().__init__(space, seed=seed, constraints=constraints, max_retries=max_retries)
         owner = type(self).__name__
-        if step not in _STEPS:
-            raise ConfigError(f"{owner}: step must be one of {list(_STEPS)}, got {step!r}")
-        self.step = step
+        self.step = check_choice(owner, "step", step, _STEPS)
         self.initial_samples = check_int(owner, "initial_samples", initial_samples, low=1)
         self.restart_samples = check_int(owner, "restart_samples", restart_samples, low=1)
         self.told: dict[str, float | None] = {}  # fingerprint -> score (None: failed)

@@ -154,12 +154,12 @@ def test_local_failed_results_are_not_climbed_to():
     "cls, options, message",
     [
         (LocalSearchStrategy, {"step": "steepest"}, r"step must be one of \['first', 'best'\], got 'steepest'"),
-        (LocalSearchStrategy, {"initial_samples": 0}, r"initial_samples must be in \[1, inf\], got 0"),
-        (GuidedStrategy, {"initial_samples": 1}, r"initial_samples must be in \[2, inf\], got 1"),
+        (LocalSearchStrategy, {"initial_samples": 0}, r"initial_samples must be an int >= 1, got 0"),
+        (GuidedStrategy, {"initial_samples": 1}, r"initial_samples must be an int >= 2, got 1"),
         (GuidedStrategy, {"acquisition": "ei"}, r"acquisition must be one of \['thompson', 'ucb', 'mean'\], got 'ei'"),
         (GuidedStrategy, {"model": "gp"}, r"model must be one of \['kernel', 'trees'\], got 'gp'"),
-        (GuidedStrategy, {"ensemble_size": 1}, r"ensemble_size must be in \[2, inf\], got 1"),
-        (GuidedStrategy, {"kappa": -1.0}, r"kappa must be in \[0, inf\], got -1.0"),
+        (GuidedStrategy, {"ensemble_size": 1}, r"ensemble_size must be an int >= 2, got 1"),
+        (GuidedStrategy, {"kappa": -1.0}, r"kappa must be a number >= 0, got -1.0"),
     ],
 )
 def test_options_are_validated_with_the_rule_and_value(cls, options, message):

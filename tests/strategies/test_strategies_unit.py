@@ -51,11 +51,11 @@ def small_space(flops=None) -> ChoiceSpace:
 
 # -- registry -------------------------------------------------------------------------------------
 def test_available_lists_the_builtin_strategies():
-    assert strategies.available() == ["dna", "evolution", "grid", "nevergrad", "random", "reinforce", "tpe"]
+    assert strategies.available() == ["dna", "evolution", "grid", "guided", "local", "nevergrad", "random", "reinforce", "tpe"]
 
 
 def test_unknown_strategy_lists_the_available_ones():
-    with pytest.raises(ConfigError, match="unknown strategy 'nope'.*evolution, grid, nevergrad"):
+    with pytest.raises(ConfigError, match="unknown strategy 'nope'.*evolution, grid, guided, local, nevergrad"):
         strategies.get("nope", space=NB201)
 
 
