@@ -14,7 +14,10 @@ import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from raynas.report._style import Style, front_marker_size, front_width, style_of
 from raynas.pareto import pareto_front
+from raynas.report.results import mean_band
+from raynas.report._ticks import log_ticks, tick_label
 
 __all__ = ["FIGSIZE", "DPI", "pixel_size", "plot_curves", "plot_pareto", "plot_wall_time"]
 
@@ -45,33 +48,21 @@ def _save(fig, path: str | os.PathLike) -> Path:
     return path
 
 
-def _colors(names: Sequence[str]) -> dict[str, Any]:
-    from matplotlib import colormaps
-
-    cmap = colormaps["tab10"]
-    return {name: cmap(i % 10) for i, name in enumerate(names)}
+def _styles(names: Sequence[str]) -> dict[str, Style]:
+    return {name: style_of(i) for i, name in enumerate(names)}
 
 
-def _mean_band(runs: Sequence[Sequence[float | None]], floor: float | None) -> tuple[list, list, list, list]:
-    """x, mean, mean - std, mean + std over the runs at each step where some run has a value."""
-    xs, means, lows, highs = [], [], [], []
-    length = max((len(r) for r in runs), default=0)
-    for step in range(length):
-        values = [float(r[min(step, len(r) - 1)]) for r in runs if r and r[min(step, len(r) - 1)] is not None]
-        if not values:
-            continue
-        if floor is not None:
-            values = [max(v, floor) for v in values]
-        mean = sum(values) / len(values)
-        std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
-        low = mean - std
-        if floor is not None:
-            low = max(low, floor)
-        xs.append(step + 1)
-        means.append(mean)
-        lows.append(low)
-        highs.append(mean + std)
-    return xs, means, lows, highs
+def _log_axis(ax, low: float, high: float) -> None:
+    """A log y axis whose ticks read as plain numbers (0.01, 0.1, 0.2, 0.5, 1, 2, 5), never 4x10^0."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
+
+    ax.set_yscale("log")
+    ticks = log_ticks(low, high)
+    ax.yaxis.set_major_locator(FixedLocator(ticks))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: tick_label(value)))
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set_ylim(ticks[0], ticks[-1])
 
 
 def plot_curves(
@@ -95,25 +86,33 @@ def plot_curves(
     """
     fig = _figure()
     ax = fig.add_subplot()
-    colors = _colors(list(curves))
+    styles = _styles(list(curves))
     floor = REGRET_FLOOR if log else None
+    drawn: list[float] = []
     for strategy, runs in curves.items():
-        xs, means, lows, highs = _mean_band(runs, floor)
+        xs, means, lows, highs = mean_band(runs, floor)
         if not xs:
             continue
+        style = styles[strategy]
         label = f"{strategy} ({len(runs)} seed{'s' if len(runs) != 1 else ''})"
-        ax.plot(xs, means, color=colors[strategy], linewidth=2, label=label, drawstyle="steps-post")
+        ax.plot(xs, means, color=style.color, linewidth=2.2, label=label, drawstyle="steps-post", zorder=3)
+        drawn += lows + highs
         if len(runs) > 1:
-            ax.fill_between(xs, lows, highs, color=colors[strategy], alpha=0.2, step="post", linewidth=0)
+            # a light fill, and the band's edges as thin lines in the strategy's colour and dash
+            # pattern, so overlapping bands stay apart instead of blending into one colour
+            ax.fill_between(xs, lows, highs, color=style.color, alpha=0.12, step="post", linewidth=0, zorder=1)
+            for edge in (lows, highs):
+                ax.plot(xs, edge, color=style.color, linewidth=0.9, alpha=0.8, drawstyle="steps-post",
+                        linestyle=(0, style.dash) if style.dash else "-", zorder=2)
     if reference is not None:
         ax.axhline(reference, color="black", linestyle="--", linewidth=1, label=reference_label or None)
-    if log:
-        ax.set_yscale("log")
+    if log and drawn:
+        _log_axis(ax, min(drawn), max(drawn))
     ax.set_xlabel("evaluations (trials completed)")
     ax.set_ylabel(ylabel)
     ax.set_title(title + (f"\n{subtitle}" if subtitle else ""), fontsize=11)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="best", fontsize=9, title="mean, band = +-1 std over seeds", title_fontsize=8)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(loc="best", fontsize=9, title="line: mean; band (edges drawn): +-1 std over seeds", title_fontsize=8)
     return _save(fig, path)
 
 
@@ -136,7 +135,8 @@ def plot_pareto(
     fig = _figure()
     ax = fig.add_subplot()
     strategies = list(dict.fromkeys(row["strategy"] for row in rows))
-    colors = _colors(strategies)
+    styles = _styles(strategies)
+    fronts: dict[str, list[tuple[float, float]]] = {}
     for strategy in strategies:
         points = [
             (float(r[x]), float(r[y])) for r in rows
@@ -145,12 +145,22 @@ def plot_pareto(
         ]
         if not points:
             continue
-        ax.scatter([p[0] / x_scale for p in points], [p[1] for p in points], s=14, alpha=0.35,
-                   color=colors[strategy], edgecolors="none", label=f"{strategy}: {len(points)} evaluated")
-        front = sorted({points[i] for i in pareto_front(points, [x_mode, y_mode])})
-        ax.plot([p[0] / x_scale for p in front], [p[1] for p in front], color=colors[strategy], linewidth=2,
-                marker="o", markersize=5, drawstyle="steps-post" if x_mode == "min" else "steps-pre",
-                label=f"{strategy}: Pareto front ({len(front)})")
+        style = styles[strategy]
+        ax.scatter([p[0] / x_scale for p in points], [p[1] for p in points], s=16, alpha=0.3, marker=style.marker,
+                   color=style.color, edgecolors="none", label=f"{strategy}: {len(points)} evaluated", zorder=1)
+        fronts[strategy] = sorted({points[i] for i in pareto_front(points, [x_mode, y_mode])})
+    # every front over the points, the first drawn widest with the largest hollow markers and
+    # each later one narrower and smaller: a front on the same path as another shows inside it
+    for rank, (strategy, front) in enumerate(fronts.items()):
+        style = styles[strategy]
+        same = [other for other in list(fronts)[:rank] if fronts[other] == front]
+        label = f"{strategy}: Pareto front ({len(front)})" + (f", same points as {same[0]}'s" if same else "")
+        ax.plot([p[0] / x_scale for p in front], [p[1] for p in front], color=style.color,
+                linewidth=front_width(rank, len(fronts), widest=4.5, thinnest=1.2),
+                linestyle=(0, style.dash) if style.dash else "-", marker=style.marker,
+                markersize=front_marker_size(rank, len(fronts), largest=12, smallest=5), markerfacecolor="none",
+                markeredgewidth=1.6, drawstyle="steps-post" if x_mode == "min" else "steps-pre", label=label,
+                zorder=3 + rank, alpha=0.9)
     ax.set_xlabel(f"{x_label} ({'lower' if x_mode == 'min' else 'higher'} is better)")
     ax.set_ylabel(f"{y_label} ({'higher' if y_mode == 'max' else 'lower'} is better)")
     ax.set_title(title + (f"\n{subtitle}" if subtitle else ""), fontsize=11)
@@ -160,28 +170,59 @@ def plot_pareto(
 
 
 def plot_wall_time(
-    times: Mapping[str, Sequence[float]],
+    times: Mapping[str, Sequence[float | Mapping[str, float | None]]],
     path: str | os.PathLike,
     *,
     title: str,
     subtitle: str = "",
 ) -> Path:
-    """Wall time of each strategy's runs: a bar at the mean over seeds, each seed as a dot."""
+    """Wall time of each strategy's runs, split into start-up, evaluating and Tune's overhead.
+
+    Args:
+        times: strategy -> one entry per run (seed): a :func:`raynas.report.results.wall_time_split`
+            dict, or a plain number of seconds where no split is known. Each strategy gets a
+            horizontal bar stacked from the means over its runs, labelled in seconds; each
+            run's total is a dot.
+    """
     fig = _figure()
     ax = fig.add_subplot()
     names = list(times)
-    colors = _colors(names)
+    parts = (("startup_s", "start-up (Ray Tune starts the experiment and trial workers)", "#BBBBBB", "//"),
+             ("evaluating_s", "evaluating (at least one evaluation running)", "#4477AA", ""),
+             ("other_s", "Tune overhead (scheduling, results; no evaluation running)", "#EE8866", ".."))
+    labelled: set[str] = set()
     for i, name in enumerate(names):
-        values = [float(v) for v in times[name]]
-        if not values:
+        splits = [v if isinstance(v, Mapping) else {"total_s": float(v)} for v in times[name]]
+        totals = [float(s["total_s"]) for s in splits if s.get("total_s") is not None]
+        if not totals:
             continue
-        mean = sum(values) / len(values)
-        ax.bar(i, mean, color=colors[name], alpha=0.6, width=0.6)
-        ax.scatter([i] * len(values), values, color="black", s=16, zorder=3)
-        ax.annotate(f"{mean:.1f}s", (i, mean), textcoords="offset points", xytext=(0, 4), ha="center", fontsize=9)
-    ax.set_xticks(range(len(names)), names)
-    ax.set_xlabel("strategy (bar: mean over seeds, dots: each seed)")
-    ax.set_ylabel("wall time per run (s)")
+        complete = [s for s in splits if all(s.get(k) is not None for k, *_ in parts)]
+        left = 0.0
+        if complete:
+            for key, label, color, hatch in parts:
+                mean = sum(float(s[key]) for s in complete) / len(complete)
+                ax.barh(i, mean, left=left, color=color, hatch=hatch, edgecolor="white", height=0.6,
+                        label=None if key in labelled else label)
+                labelled.add(key)
+                if mean > 0:
+                    ax.annotate(f"{mean:.1f}s", (left + mean / 2, i), ha="center", va="center", fontsize=8)
+                left += mean
+        else:
+            mean = sum(totals) / len(totals)
+            ax.barh(i, mean, color="#999999", height=0.6,
+                    label=None if "total" in labelled else "total (no evaluation times recorded)")
+            labelled.add("total")
+            left = mean
+        ax.scatter(totals, [i] * len(totals), color="black", s=14, zorder=3,
+                   label=None if "dots" in labelled else "each run's total")
+        labelled.add("dots")
+        ax.annotate(f"{sum(totals) / len(totals):.1f}s in all", (max(left, *totals), i), textcoords="offset points",
+                    xytext=(6, 0), va="center", fontsize=9)
+    ax.set_yticks(range(len(names)), names)
+    ax.invert_yaxis()
+    ax.set_xlabel("wall time per run (s): bars are means over seeds")
     ax.set_title(title + (f"\n{subtitle}" if subtitle else ""), fontsize=11)
-    ax.grid(True, axis="y", alpha=0.3)
+    ax.grid(True, axis="x", alpha=0.3)
+    ax.margins(x=0.18)
+    ax.legend(loc="lower right", fontsize=8)
     return _save(fig, path)

@@ -16,6 +16,9 @@ of the quantity after the first ``budget`` trials of each run:
 - ``regret``: ``optimum - incumbent_<score>`` where the optimum is known (tables);
 - ``wall_time_s``: seconds until the ``budget``-th trial completed.
 
+:func:`wall_time_split` divides a run's wall time into Tune's start-up, time spent
+evaluating and the rest (Tune's scheduling and bookkeeping between evaluations).
+
 A run that has no successful trial yet contributes no value; ``seeds`` counts the runs
 that did.
 """
@@ -47,6 +50,8 @@ __all__ = [
     "run_curves",
     "summarize",
     "default_budgets",
+    "wall_time_split",
+    "mean_band",
 ]
 
 RESULTS_FILE = "results.csv"
@@ -231,3 +236,69 @@ def summarize(
                     "median": statistics.median(values) if values else None,
                 })
     return out
+
+
+def wall_time_split(rows: Sequence[Mapping[str, Any]]) -> dict[str, float | None]:
+    """Where one run's wall time went, from its rows' ``wall_time_s`` and ``eval_time_s``.
+
+    Each trial evaluated over ``[wall_time_s - eval_time_s, wall_time_s]`` (seconds from the
+    start of the run). Returns:
+
+    - ``total_s``: the last trial's ``wall_time_s``;
+    - ``startup_s``: from the start of the run to the start of the first evaluation (Ray
+      Tune setting up the experiment and starting the trial workers);
+    - ``evaluating_s``: the time during which at least one evaluation was running;
+    - ``other_s``: the rest, when no evaluation was running (Tune scheduling trials and
+      processing results between evaluations);
+    - ``eval_sum_s``: the evaluations' durations summed (more than ``evaluating_s`` when
+      several ran at once).
+
+    Rows without both numbers (failed trials) count only towards ``total_s``; a run none
+    of whose rows has ``eval_time_s`` gets ``None`` for the parts.
+    """
+    total = max((float(r["wall_time_s"]) for r in rows if _is_number(r.get("wall_time_s"))), default=None)
+    spans = sorted((float(r["wall_time_s"]) - float(r["eval_time_s"]), float(r["wall_time_s"])) for r in rows
+                   if _is_number(r.get("wall_time_s")) and _is_number(r.get("eval_time_s")))
+    if total is None or not spans:
+        return {"total_s": total, "startup_s": None, "evaluating_s": None, "other_s": None, "eval_sum_s": None}
+    startup = max(spans[0][0], 0.0)
+    evaluating = 0.0
+    start, end = spans[0]
+    for low, high in spans[1:]:
+        if low > end:
+            evaluating += end - start
+            start, end = low, high
+        else:
+            end = max(end, high)
+    evaluating += end - start
+    evaluating = min(evaluating, total - startup)
+    return {"total_s": total, "startup_s": startup, "evaluating_s": evaluating,
+            "other_s": max(total - startup - evaluating, 0.0), "eval_sum_s": sum(high - low for low, high in spans)}
+
+
+def mean_band(runs: Sequence[Sequence[float | None]], floor: float | None = None) -> tuple[list, list, list, list]:
+    """``(x, mean, mean - std, mean + std)`` over the runs at each step where some run has a value.
+
+    ``runs`` holds one curve per seed (a value after each evaluation, ``None`` before the
+    first); a shorter run keeps its last value. ``x`` counts evaluations from 1; the std is
+    the population one. With ``floor`` (a log axis), values and the lower edge are raised to it.
+    """
+    xs: list[int] = []
+    means: list[float] = []
+    lows: list[float] = []
+    highs: list[float] = []
+    length = max((len(r) for r in runs), default=0)
+    for step in range(length):
+        values = [float(r[min(step, len(r) - 1)]) for r in runs if r and r[min(step, len(r) - 1)] is not None]
+        if not values:
+            continue
+        if floor is not None:
+            values = [max(v, floor) for v in values]
+        mean = sum(values) / len(values)
+        std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+        low = mean - std if floor is None else max(mean - std, floor)
+        xs.append(step + 1)
+        means.append(mean)
+        lows.append(low)
+        highs.append(mean + std)
+    return xs, means, lows, highs
