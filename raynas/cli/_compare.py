@@ -1,4 +1,4 @@
-"""``raynas compare`` and ``raynas export``: argv in, one call into the library, a short printout."""
+"""``raynas compare``, ``raynas report`` and ``raynas export``: argv in, one call into the library, a short printout."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def _int_list(text: str) -> list[int]:
 
 def add_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None], positive_int: Callable,
                  positive_float: Callable) -> None:
-    """Add ``compare`` and ``export`` to the subcommands ``sub``."""
+    """Add ``compare``, ``report`` and ``export`` to the subcommands ``sub``."""
     fmt = argparse.RawDescriptionHelpFormatter
     cmp = sub.add_parser(
         "compare", help="compare search strategies x seeds on one evaluator: tables, plots, report.md",
@@ -85,6 +85,15 @@ def add_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None], po
                      help="evaluation counts summarised in summary.csv (default: 1/4, 1/2, 3/4 and all of --budget)")
     cmp.add_argument("--out", required=True, help="output folder for the results, plots and report")
     cmp.add_argument("--overwrite", action="store_true", help="replace the comparison already in --out")
+
+    rep = sub.add_parser(
+        "report", help="write report.html again from a compare or search folder's CSV files",
+        description="Write DIR/report.html, one self-contained page (open it in any browser, no server or "
+                    "network needed), from DIR/results.csv (raynas compare) or DIR/history.csv (raynas search), "
+                    "with the settings in compare.json / search.json where present.")
+    rep.add_argument("--quiet", "-q", action="store_true", help="only warnings and errors")
+    rep.add_argument("--verbose", "-v", action="store_true", help="debug logging")
+    rep.add_argument("dir", metavar="DIR", help="a `raynas compare --out` or `raynas search --out` folder")
 
     exp = sub.add_parser(
         "export", help="export a subnet as a standalone model (TorchScript, state dict, ONNX)",
@@ -168,7 +177,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
                   f"{json.dumps(row['arch'], sort_keys=True)}")
         if len(result.pareto) > 10:
             print(f"  ... {len(result.pareto) - 10} more in {result.path / 'pareto.csv'}")
-    print(f"report: {result.report}")
+    print(f"report: {result.path / 'report.html'} (open it in a browser); {result.report}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from raynas.report.html import write_html_report
+
+    path = write_html_report(args.dir)
+    print(f"report: {path} (open it in a browser)")
     return 0
 
 
@@ -193,4 +210,4 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"compare": cmd_compare, "export": cmd_export}
+COMMANDS = {"compare": cmd_compare, "report": cmd_report, "export": cmd_export}

@@ -1,4 +1,4 @@
-"""``raynas``: run | train | search | compare | export | latency | predictor. Errors are one line on stderr and exit code 2."""
+"""``raynas``: run | train | search | compare | report | export | latency | predictor. Errors are one line on stderr and exit code 2."""
 
 from __future__ import annotations
 
@@ -263,6 +263,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
     if args.verify_top:
         _hardware.verify(args, space, result)
     print(f"results: {result.path}")
+    if (result.path / "report.html").exists():
+        print(f"report: {result.path / 'report.html'} (open it in a browser)")
     return 0
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from raynas.report._style import COLORS
-
 __all__ = ["CSS", "SCRIPT", "strategy_css"]
 
 CSS = """
@@ -46,7 +44,8 @@ svg .note { font-size: 11px; fill: #333; }
 svg .seg { font-size: 10.5px; fill: #fff; font-weight: 600; pointer-events: none; }
 svg .dot { fill: #111; }
 svg .guide { stroke: #555; stroke-width: 1; stroke-dasharray: 3 3; pointer-events: none; }
-svg [data-k] { cursor: pointer; }
+svg.chart path:not([data-k]) { pointer-events: none; }
+svg.chart path[data-k] { pointer-events: all; cursor: pointer; }
 svg path.pt:hover, svg path.front-pt:hover { stroke: #000; stroke-width: 2; }
 #tip { position: fixed; pointer-events: none; z-index: 10; max-width: 460px; background: rgba(25, 29, 38, .95);
   color: #f4f6f9; border-radius: 6px; padding: 7px 9px; font-size: 12px; line-height: 1.35; display: none;
@@ -64,10 +63,6 @@ footer { color: var(--muted); font-size: 12px; margin-top: 18px; }
 def strategy_css(count: int) -> str:
     """Rules hiding strategy ``k``'s marks when the page body has class ``hide-s<k>``."""
     return "\n".join(f".hide-s{k} .s{k} {{ display: none; }}" for k in range(count))
-
-
-def swatch_colors() -> tuple[str, ...]:
-    return COLORS
 
 
 # The page's script: hover tooltips on points (architecture and metrics), a value read-out

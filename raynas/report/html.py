@@ -363,7 +363,8 @@ def _verdict(data: ReportData, summary: list[dict[str, Any]], final: int) -> tup
     best_word = "lowest" if better == "min" else "highest"
     seeds = f"over {cell['seeds']} seed{'s' if cell['seeds'] != 1 else ''}"
     if len(top) > 1:
-        names = ", ".join(f"<b>{escape(s)}</b>" for s in top)
+        bold = [f"<b>{escape(s)}</b>" for s in top]
+        names = ", ".join(bold[:-1]) + " and " + bold[-1]
         text = (f"After {final} evaluations, {names} tie for the {best_word} mean {escape(what)}: "
                 f"<b>{_fmt(cell['mean'])}</b> &plusmn; {_fmt(cell['std'])} {seeds}")
         winner = None

@@ -9,7 +9,8 @@ propose. The comparison folder then holds:
   incumbent's test score and its regret) at chosen budgets;
 - ``best_so_far.png``, ``regret.png`` (where the optimum is known), ``pareto.png``
   (accuracy against FLOPs with each strategy's Pareto front), ``wall_time.png``;
-- ``report.md`` embedding the plots; ``pareto.csv`` for a multi-objective comparison;
+- ``report.md`` embedding the plots; ``report.html``, one self-contained page (see
+  :mod:`raynas.report.html`); ``pareto.csv`` for a multi-objective comparison;
 - ``compare.json`` (the settings) and ``runs/<strategy>-seed<seed>/`` (each search's own
   ``history.csv``, ``best.json`` and Tune experiment).
 """
@@ -315,6 +316,7 @@ def _write_outputs(out: Path, space: Any, evaluator: Any, rows: list[dict[str, A
                    objectives: tuple[Objective, ...], multi: bool, score: str | None, optimum: float | None,
                    budgets: list[int], title: str | None) -> CompareResult:
     from raynas.report import plots
+    from raynas.report.html import write_html_report
     from raynas.report.markdown import write_report
     from raynas.pareto import pareto_rows
     from raynas.report.results import (
@@ -323,6 +325,7 @@ def _write_outputs(out: Path, space: Any, evaluator: Any, rows: list[dict[str, A
         run_curves,
         runs_of,
         summarize,
+        wall_time_split,
         write_results,
         write_summary,
     )
@@ -369,10 +372,12 @@ def _write_outputs(out: Path, space: Any, evaluator: Any, rows: list[dict[str, A
             subtitle=subtitle)
         captions["pareto"] = (f"{y_obj.name} against {x_obj.name} for every evaluated architecture, with each "
                               "strategy's Pareto front", "pareto.png")
-    times = {n: [c[-1] for c in curves[n].get("wall_time_s", []) if c and c[-1] is not None] for n in names}
+    times = {n: [wall_time_split(trials) for (name, _seed), trials in runs_of(rows).items() if name == n]
+             for n in names}
     made["wall_time"] = plots.plot_wall_time(times, out / "wall_time.png", title=f"{title}: wall time per run",
                                              subtitle=subtitle)
-    captions["wall_time"] = ("Wall time per run (start to the last trial)", "wall_time.png")
+    captions["wall_time"] = ("Wall time per run, split into Tune start-up, evaluating and Tune overhead",
+                             "wall_time.png")
 
     pareto: list[dict[str, Any]] = []
     by_strategy: dict[str, list[dict[str, Any]]] = {}
@@ -398,13 +403,14 @@ def _write_outputs(out: Path, space: Any, evaluator: Any, rows: list[dict[str, A
     if multi and any(n not in METHODS for n in names):
         notes.append(f"scalarized = sum of weight x sign x value / scale over "
                      f"{', '.join(f'{o.name} (weight {o.weight:g}, scale {o.scale:g})' for o in objectives)}.")
-    files = {"results.csv": "one row per trial", "summary.csv": "mean/std/median over seeds at each budget",
+    files = {"report.html": "the comparison on one page (open it in a browser)", "results.csv": "one row per trial", "summary.csv": "mean/std/median over seeds at each budget",
              "compare.json": "the settings", "runs/": "each run's own search folder"}
     if multi:
         files[PARETO_FILE] = "the Pareto set over every run"
     report = write_report(out / "report.md", title=f"Comparison: {title}", setup=setup, summary=summary,
                           plots=captions, pareto=pareto, pareto_columns=[o.name for o in objectives], notes=notes,
                           files=files)
+    write_html_report(out)
     return CompareResult(path=out, results=rows, summary=summary, runs=runs, objectives=objectives, pareto=pareto,
                          pareto_by_strategy=by_strategy, plots=made, report=report, score=score, optimum=optimum)
 

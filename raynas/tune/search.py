@@ -288,7 +288,8 @@ def search(
         constraints: a :class:`raynas.Constraints` every proposal satisfies.
         storage_path: where Tune keeps its experiment (default ``out_dir/tune``); on a
             cluster, a path every node reaches.
-        out_dir: where ``history.csv`` and ``best.json`` go (default: a new temporary folder).
+        out_dir: where ``history.csv``, ``best.json`` and ``report.html`` (the search on one page)
+            go (default: a new temporary folder).
         resume: continue an interrupted experiment in ``out_dir`` through ``Tuner.restore``.
         cpus_per_trial, gpus_per_trial: what Ray reserves for each trial. A fraction of a GPU
             (e.g. 0.25) lets that many trials share one GPU; the evaluator must then run on
@@ -392,6 +393,10 @@ def search(
                     if best_row else {})
     (out / BEST_FILE).write_text(json.dumps({"arch": best_arch, "metrics": best_metrics, "metric": metric,
                                              "mode": mode}, indent=2))
+    if history:
+        from raynas.report.html import write_html_report
+
+        write_html_report(out)
     logger.info("search finished: %d trials (%d failed) in %.1fs; best %s = %s", len(history),
                 sum(r["status"] == "failed" for r in history), time.monotonic() - started, metric,
                 best_metrics.get(metric))
