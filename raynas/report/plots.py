@@ -89,13 +89,19 @@ def plot_curves(
     styles = _styles(list(curves))
     floor = REGRET_FLOOR if log else None
     drawn: list[float] = []
-    for strategy, runs in curves.items():
-        xs, means, lows, highs = mean_band(runs, floor)
-        if not xs:
-            continue
+    bands = {strategy: mean_band(runs, floor) for strategy, runs in curves.items()}
+    shown = [strategy for strategy, band in bands.items() if band[0]]
+    for strategy in shown:
+        runs = curves[strategy]
+        xs, means, lows, highs = bands[strategy]
         style = styles[strategy]
         label = f"{strategy} ({len(runs)} seed{'s' if len(runs) != 1 else ''})"
-        ax.plot(xs, means, color=style.color, linewidth=2.2, label=label, drawstyle="steps-post", zorder=3)
+        # the first strategy's line widest, each later one narrower with its own dash pattern:
+        # a curve lying on another's (the same proposals) stays visible
+        rank = shown.index(strategy)
+        ax.plot(xs, means, color=style.color, linewidth=front_width(rank, len(shown), widest=4.0, thinnest=1.6),
+                linestyle=(0, style.dash) if style.dash else "-", label=label, drawstyle="steps-post",
+                zorder=3 + rank)
         drawn += lows + highs
         if len(runs) > 1:
             # a light fill, and the band's edges as thin lines in the strategy's colour and dash
@@ -160,7 +166,7 @@ def plot_pareto(
                 linestyle=(0, style.dash) if style.dash else "-", marker=style.marker,
                 markersize=front_marker_size(rank, len(fronts), largest=12, smallest=5), markerfacecolor="none",
                 markeredgewidth=1.6, drawstyle="steps-post" if x_mode == "min" else "steps-pre", label=label,
-                zorder=3 + rank, alpha=0.9)
+                zorder=3 + rank)
     ax.set_xlabel(f"{x_label} ({'lower' if x_mode == 'min' else 'higher'} is better)")
     ax.set_ylabel(f"{y_label} ({'higher' if y_mode == 'max' else 'lower'} is better)")
     ax.set_title(title + (f"\n{subtitle}" if subtitle else ""), fontsize=11)
@@ -224,5 +230,5 @@ def plot_wall_time(
     ax.set_title(title + (f"\n{subtitle}" if subtitle else ""), fontsize=11)
     ax.grid(True, axis="x", alpha=0.3)
     ax.margins(x=0.18)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=8, frameon=False)
     return _save(fig, path)

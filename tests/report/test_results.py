@@ -67,3 +67,16 @@ def test_csv_round_trip(tmp_path):
 def test_default_budgets():
     assert default_budgets(20) == [5, 10, 15, 20]
     assert default_budgets(2) == [1, 2]
+
+
+def test_wall_time_split():
+    from raynas.report.results import wall_time_split
+
+    rows = [  # two at a time: evaluations over [2, 3], [2.5, 4], then [6, 7]; a failed trial at 8
+        {"wall_time_s": 3.0, "eval_time_s": 1.0}, {"wall_time_s": 4.0, "eval_time_s": 1.5},
+        {"wall_time_s": 7.0, "eval_time_s": 1.0}, {"wall_time_s": 8.0, "eval_time_s": None},
+    ]
+    split = wall_time_split(rows)
+    assert split == pytest.approx({"total_s": 8.0, "startup_s": 2.0, "evaluating_s": 3.0, "other_s": 3.0,
+                                   "eval_sum_s": 3.5})
+    assert wall_time_split([{"wall_time_s": 5.0}])["startup_s"] is None  # no evaluation times recorded
