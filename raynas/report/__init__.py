@@ -1,4 +1,4 @@
-"""What a user looks at: results and summary tables, plots, Pareto fronts, report.md, progress.
+"""What a user looks at: results and summary tables, plots, Pareto fronts, report.md, report.html, progress.
 
 Pareto sorting lives in the core, :mod:`raynas.pareto` (pure Python, shared with the
 strategies); its names are re-exported here. The plots import matplotlib only when drawn. Names are loaded on first use::
@@ -25,11 +25,15 @@ _LAZY = {
     "best_so_far": "raynas.report.results",
     "incumbent_curve": "raynas.report.results",
     "runs_of": "raynas.report.results",
+    "wall_time_split": "raynas.report.results",
+    "mean_band": "raynas.report.results",
     "plot_curves": "raynas.report.plots",
     "plot_pareto": "raynas.report.plots",
     "plot_wall_time": "raynas.report.plots",
     "pixel_size": "raynas.report.plots",
     "write_report": "raynas.report.markdown",
+    "write_html_report": "raynas.report.html",
+    "load_report_data": "raynas.report.html",
     "Progress": "raynas.report.progress",
 }
 
