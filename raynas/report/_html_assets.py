@@ -77,7 +77,9 @@ SCRIPT = r"""
     if (typeof v !== "number") { return String(v); }
     if (v === 0) { return "0"; }
     var a = Math.abs(v);
-    if (a >= 1e6 || a < 1e-3) { return v.toExponential(3); }
+    if (a >= 1e9) { return Number((v / 1e9).toPrecision(4)) + "G"; }
+    if (a >= 1e6) { return Number((v / 1e6).toPrecision(4)) + "M"; }
+    if (a < 1e-3) { return v.toExponential(3); }
     return String(Number(v.toPrecision(5)));
   }
   function el(tag, cls, text) {

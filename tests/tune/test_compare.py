@@ -129,6 +129,9 @@ def test_plots_are_written_and_embedded_in_the_report(compared):
         assert _png_size(path) == pixel_size()
         assert f"]({name}.png)" in report
     assert "known optimum" in report and "| random |" in report and "| evolution |" in report
+    page = (compared / "report.html").read_text()
+    assert 'class="verdict">After 20 evaluations' in page and 'table class="summary"' in page
+    assert (compared / "runs" / "random-seed0" / "report.html").exists()  # each run's search page
 
 
 def test_an_occupied_folder_is_refused_without_overwrite(compared, capsys):

@@ -46,6 +46,7 @@ def test_search_records_every_trial_and_the_best(ray_session, tmp_path):
     assert best["arch"] == result.best_arch
     assert (tmp_path / "s" / "history.csv").read_text().count("\n") == 9
     assert (tmp_path / "s" / "tune").is_dir()
+    assert "Best accuracy:" in (tmp_path / "s" / "report.html").read_text()
 
 
 def test_failed_trials_are_recorded_and_never_best(ray_session, tmp_path):
