@@ -6,7 +6,8 @@
 
 The search signal is the 12-epoch validation accuracy (`<dataset>_val_12ep`); what the
 found cell is worth is its 200-epoch test accuracy, so the report also shows the regret
-against the table's best. Open <out>/report.md for the plots. The same from the shell:
+against the table's best. Open <out>/report.html in a browser (or report.md for the PNG
+plots). The same from the shell:
 
     raynas compare --benchmark nb201 --dataset cifar10 --strategies random,evolution --budget 100 --seeds 5 --out DIR
 """
@@ -44,7 +45,7 @@ def main() -> None:
     for strategy in best:
         print(f"  {strategy:<10} best val {best[strategy]['mean']:.2f} +- {best[strategy]['std']:.2f}   "
               f"regret {regret[strategy]['mean']:.2f} +- {regret[strategy]['std']:.2f}")
-    print(f"report with plots: {result.report}")
+    print(f"report with plots: {result.path / 'report.html'} (open it in a browser); {result.report}")
 
 
 if __name__ == "__main__":

@@ -40,7 +40,8 @@ def _run(script: str, args: list[str], address: str, cwd: Path, timeout: int = 6
 def test_compare_nb201(address, tmp_path):
     out = _run("compare_nb201.py", ["--out", str(tmp_path / "cmp")], address, tmp_path)
     assert "regret" in out and "report with plots" in out
-    for name in ("results.csv", "summary.csv", "report.md", "best_so_far.png", "regret.png", "pareto.png"):
+    for name in ("results.csv", "summary.csv", "report.md", "report.html", "best_so_far.png", "regret.png",
+                 "pareto.png"):
         assert (tmp_path / "cmp" / name).stat().st_size > 0, name
 
 
