@@ -161,7 +161,8 @@ def wall_time_chart(splits: Mapping[int, Sequence[Mapping[str, float | None]]], 
     scale = (width - left - right) / (ticks[-1] or 1.0)
     out = [f'<svg class="chart walltime" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
            f'role="img" aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
-           f'<rect x="{left}" y="{top}" width="{width - left - right}" height="{row_h * len(bars)}" class="plot-area"/>']
+           f'<rect x="{left}" y="{top}" width="{width - left - right}" height="{row_h * len(bars)}" '
+           'class="plot-area"/>']
     bottom = top + row_h * len(bars)
     for t in ticks:
         px = left + t * scale
@@ -198,7 +199,8 @@ def wall_time_chart(splits: Mapping[int, Sequence[Mapping[str, float | None]]], 
     x = left
     for _key, label, what, color in PARTS:
         out.append(f'<rect x="{x}" y="{legend_y - 10}" width="12" height="12" fill="{color}"/>')
-        out.append(f'<text x="{x + 16}" y="{legend_y}" class="tick"><title>{escape(what)}</title>{escape(label)}</text>')
+        out.append(f'<text x="{x + 16}" y="{legend_y}" class="tick"><title>{escape(what)}</title>'
+                   f'{escape(label)}</text>')
         x += 150
     out.append("</svg>")
     return "\n".join(out)

@@ -31,10 +31,12 @@ def marker_path(name: str, x: float, y: float, size: float) -> str:
         return (f"M{_num(x)},{_num(y - s * r * 1.1)}L{_num(x + r * 1.05)},{_num(y + s * r * 0.75)}"
                 f"L{_num(x - r * 1.05)},{_num(y + s * r * 0.75)}z")
     if name == "diamond":
-        return f"M{_num(x)},{_num(y - r * 1.15)}L{_num(x + r)},{_num(y)}L{_num(x)},{_num(y + r * 1.15)}L{_num(x - r)},{_num(y)}z"
+        return (f"M{_num(x)},{_num(y - r * 1.15)}L{_num(x + r)},{_num(y)}"
+                f"L{_num(x)},{_num(y + r * 1.15)}L{_num(x - r)},{_num(y)}z")
     if name in ("plus", "cross"):
         w = r * 0.38
-        arms = [(-w, -r), (w, -r), (w, -w), (r, -w), (r, w), (w, w), (w, r), (-w, r), (-w, w), (-r, w), (-r, -w), (-w, -w)]
+        arms = [(-w, -r), (w, -r), (w, -w), (r, -w), (r, w), (w, w), (w, r), (-w, r), (-w, w), (-r, w), (-r, -w),
+                (-w, -w)]
         if name == "cross":
             c = math.sqrt(0.5)
             arms = [((a - b) * c, (a + b) * c) for a, b in arms]
@@ -47,7 +49,8 @@ def marker_path(name: str, x: float, y: float, size: float) -> str:
             points.append(f"{_num(x + radius * math.cos(angle))},{_num(y - radius * math.sin(angle))}")
         return "M" + "L".join(points) + "z"
     # circle
-    return f"M{_num(x - r)},{_num(y)}a{_num(r)},{_num(r)} 0 1,0 {_num(2 * r)},0a{_num(r)},{_num(r)} 0 1,0 {_num(-2 * r)},0"
+    return (f"M{_num(x - r)},{_num(y)}a{_num(r)},{_num(r)} 0 1,0 {_num(2 * r)},0"
+            f"a{_num(r)},{_num(r)} 0 1,0 {_num(-2 * r)},0")
 
 
 class Chart:

@@ -486,8 +486,9 @@ def _setup_card(settings: Mapping[str, Any], folder: Path) -> str:
     shown = {k: v for k, v in settings.items() if v not in (None, "", [], {})}
     if not shown:
         return _card("Setup", f"<p>No settings file in {escape(str(folder))}.</p>", wide=True)
-    items = "".join(f"<dt>{escape(str(k))}</dt><dd>{escape(json.dumps(v, default=str) if not isinstance(v, str) else v)}"
-                    f"</dd>" for k, v in shown.items())
+    items = "".join(f"<dt>{escape(str(k))}</dt>"
+                    f"<dd>{escape(v if isinstance(v, str) else json.dumps(v, default=str))}</dd>"
+                    for k, v in shown.items())
     return _card("Setup", f'<dl class="kv">{items}</dl>', wide=True)
 
 
