@@ -285,6 +285,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"searched {len(result.history)} subnets with {args.strategy} in {search_s:.0f}s "
           f"({len(result.history) / max(search_s, 1e-9):.2f} trials/s)")
     found = _print_best(space, result)
+    if (result.path / "report.html").exists():
+        print(f"report: {(result.path / 'report.html').resolve()} (open it in a browser)")
     print(f"everything is in {out.resolve()}")
     return 0 if found else 1
 
