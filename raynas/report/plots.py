@@ -14,10 +14,10 @@ import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from raynas.report._style import Style, front_marker_size, front_width, style_of
 from raynas.pareto import pareto_front
-from raynas.report.results import mean_band
+from raynas.report._style import Style, front_marker_size, front_width, style_of
 from raynas.report._ticks import log_ticks, tick_label
+from raynas.report.results import mean_band
 
 __all__ = ["FIGSIZE", "DPI", "pixel_size", "plot_curves", "plot_pareto", "plot_wall_time"]
 
