@@ -2,7 +2,7 @@
 
 from raynas.train.config import METHOD_NAMES, PHASES, TrainConfig
 from raynas.train.dna import BlockTeacher, train_dna
-from raynas.train.job import TrainResult, train
+from raynas.train.job import train
 from raynas.train.loop import train_in_process
 from raynas.train.methods import (
     METHODS,
@@ -15,6 +15,7 @@ from raynas.train.methods import (
     Uniform,
     get_method,
 )
+from raynas.train.outputs import TrainResult
 from raynas.train.progressive import PhaseSampler, phase_epochs, phase_schedule
 from raynas.train.standalone import train_standalone
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import random
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -15,7 +15,7 @@ from raynas.nn import bn_layers
 from raynas.train.config import TrainConfig
 
 __all__ = ["TrainingMethod", "Precision", "NonFiniteLoss", "distillation_loss", "lr_multiplier",
-           "decay_multiplier", "untracked_bn_statistics"]
+           "decay_multiplier", "untracked_bn_statistics", "parameter_groups", "sgd"]
 
 
 class NonFiniteLoss(FloatingPointError):
@@ -52,6 +52,21 @@ def lr_multiplier(step: int, total_steps: int, config: TrainConfig, steps_per_ep
     """Linear warm-up, then exponential decay to a constant floor of ``config.lr_floor`` (BigNAS)."""
     return decay_multiplier(step, total_steps, warmup_steps=int(config.warmup_epochs * steps_per_epoch),
                             floor=config.lr_floor, decay_fraction=config.lr_decay_fraction)
+
+
+def parameter_groups(named_parameters: Iterable[tuple[str, torch.nn.Parameter]],
+                     weight_decay: float) -> list[dict[str, Any]]:
+    """Weight decay on convolution and linear weights only, not on BN, biases or kernel transforms."""
+    decay, rest = [], []
+    for name, p in named_parameters:
+        (decay if p.ndim in (2, 4) and "transform" not in name else rest).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
+
+
+def sgd(config: TrainConfig, named_parameters: Iterable[tuple[str, torch.nn.Parameter]]) -> torch.optim.SGD:
+    """SGD with ``config``'s learning rate, momentum (Nesterov when > 0) and :func:`parameter_groups`."""
+    return torch.optim.SGD(parameter_groups(named_parameters, config.weight_decay), lr=config.lr,
+                           momentum=config.momentum, nesterov=config.momentum > 0)
 
 
 @contextlib.contextmanager

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from raynas._config import from_dict
-from raynas.checks import check_choice, check_positive_float, check_positive_int
+from raynas.checks import check_bool, check_choice, check_float, check_positive_float, check_positive_int
 from raynas.errors import ConfigError
 
 __all__ = ["TrainConfig", "METHOD_NAMES", "PHASES", "SAMPLINGS"]
@@ -105,15 +105,11 @@ class TrainConfig:
         for name in ("momentum", "weight_decay", "label_smoothing", "dropout", "warmup_epochs", "kd_ratio"):
             check_positive_float(owner, name, getattr(self, name), allow_zero=True)
         for name in ("lr_floor", "lr_decay_fraction", "elastic_lr_scale"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
-                raise ConfigError(f"{owner}.{name} must be in (0, 1], got {value!r}")
+            check_float(owner, name, getattr(self, name), low=0.0, high=1.0, low_open=True)
         for name in ("dropout", "label_smoothing"):
-            if getattr(self, name) >= 1:
-                raise ConfigError(f"{owner}.{name} must be < 1, got {getattr(self, name)!r}")
+            check_float(owner, name, getattr(self, name), low=0.0, high=1.0, high_open=True)
         for name in ("download", "use_gpu", "amp", "channels_last"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"{owner}.{name} must be True or False, got {getattr(self, name)!r}")
+            check_bool(owner, name, getattr(self, name))
         check_choice(owner, "method", self.method, METHOD_NAMES)
         check_choice(owner, "sampling", self.sampling, SAMPLINGS)
         if not isinstance(self.space_kwargs, Mapping):

@@ -27,12 +27,12 @@ widths) is compared with the teacher's first channels.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
 import random
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -42,11 +42,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from raynas._io import atomic_write
-from raynas._outdir import prepare_out_dir
 from raynas.block_table import BlockTable, block_candidates
 from raynas.errors import ConfigError, InvalidCheckpoint
-from raynas.train._base import decay_multiplier, untracked_bn_statistics
+from raynas.train._base import lr_multiplier, sgd, untracked_bn_statistics
 from raynas.train.config import TrainConfig
+from raynas.train.outputs import SUPERNET_FILE, TrainResult, log_stopped, prepare_run, write_history
 
 __all__ = ["BlockTeacher", "train_dna", "train_block", "teacher_features", "check_teacher", "block_forward",
            "score_block", "BLOCKS_DIR"]
@@ -123,9 +123,10 @@ class BlockTeacher:
         With ``calibration`` batches, its BatchNorm statistics are re-calibrated first. Its
         blocks end at the last block of every stage and at the classifier.
         """
-        from raynas.nn import Supernet, recalibrate_bn
+        from raynas.checkpoint import load_supernet
+        from raynas.nn import recalibrate_bn
 
-        net = Supernet.load(source) if isinstance(source, (str, os.PathLike)) else source
+        net = load_supernet(source) if isinstance(source, (str, os.PathLike)) else source
         if not hasattr(net, "forward_stage"):
             raise ConfigError(f"teacher supernet of space {net.space.name!r} is a {type(net).__name__}; DNA needs a "
                               "MobileNet-family supernet (forward_stem/forward_stage/forward_head)")
@@ -288,6 +289,34 @@ def score_block(net: Any, index: int, arch: dict[str, Any], *, calibration: Sequ
     return total / count
 
 
+@dataclass
+class _BlockRun:
+    """One block's student supernet, optimizer and records, built by :func:`_build_block`."""
+
+    config: TrainConfig
+    index: int
+    path: Path
+    space: Any
+    net: Any
+    prefixes: tuple[str, ...]
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    device: torch.device
+    memory_format: torch.memory_format
+    teacher_variance: float
+    history: list[dict[str, Any]] = field(default_factory=list)
+    scores: list[dict[str, Any]] = field(default_factory=list)
+
+    def save(self, epoch: int) -> None:
+        _save(self.path, {"block": self.index, "epoch": epoch, "state_dict": _block_state(self.net, self.prefixes),
+                          "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                          "history": self.history, "scores": self.scores, "teacher_variance": self.teacher_variance})
+
+    def result(self, *, done: bool) -> dict[str, Any]:
+        return {"history": self.history, "scores": self.scores, "teacher_variance": self.teacher_variance,
+                "done": done}
+
+
 def train_block(
     config: TrainConfig,
     index: int,
@@ -306,106 +335,122 @@ def train_block(
     "teacher_variance", "done"}`` (``done`` is False when ``config.stop_after_epoch``
     stopped it before the last epoch).
     """
+    torch.set_num_threads(config.threads_per_worker)
+    run = _build_block(config, index, Path(checkpoint), num_classes, len(train_inputs), _variance(val_targets))
+    start_epoch = _restore_block(run)
+    train_variance = _variance(train_targets)
+    stop = config.epochs if config.stop_after_epoch is None else min(config.stop_after_epoch, config.epochs)
+    for epoch in range(start_epoch, stop):
+        started = time.perf_counter()
+        loss = _train_block_epoch(run, epoch, train_inputs, train_targets)
+        row = {"block": index, "epoch": epoch + 1, "loss": loss, "normalized_loss": loss / train_variance,
+               "lr": run.scheduler.get_last_lr()[0], "epoch_time_s": time.perf_counter() - started,
+               "resumed_from_epoch": start_epoch}
+        run.history.append(row)
+        run.save(epoch + 1)
+        logger.info("block %d epoch %d/%d loss=%.4g (%.1fs)", index, epoch + 1, config.epochs, loss,
+                    row["epoch_time_s"])
+    if stop < config.epochs:
+        return run.result(done=False)
+    _score_candidates(run, train_inputs, val_inputs, val_targets)
+    return run.result(done=True)
+
+
+def _build_block(config: TrainConfig, index: int, path: Path, num_classes: int, num_train: int,
+                 teacher_variance: float) -> _BlockRun:
+    """The student supernet (the same initial weights in every block task) and this block's optimizer."""
     import search_spaces
 
-    path = Path(checkpoint)
-    torch.set_num_threads(config.threads_per_worker)
     device = torch.device("cuda") if config.use_gpu else torch.device("cpu")
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     space = search_spaces.get(config.space, **config.space_kwargs)
-    torch.manual_seed(config.seed)  # every block task builds the same initial supernet
+    torch.manual_seed(config.seed)
     net = space.build_supernet(num_classes=num_classes)
     _check_blockwise(net)
     net.to(device=device, memory_format=memory_format)
     prefixes = _block_prefixes(net, index)
-    named = [(n, p) for n, p in net.named_parameters() if n.startswith(prefixes)]
-    decay = [p for n, p in named if p.ndim in (2, 4) and "transform" not in n]
-    rest = [p for n, p in named if not (p.ndim in (2, 4) and "transform" not in n)]
-    optimizer = torch.optim.SGD([{"params": decay, "weight_decay": config.weight_decay},
-                                 {"params": rest, "weight_decay": 0.0}], lr=config.lr, momentum=config.momentum,
-                                nesterov=config.momentum > 0)
-    steps_per_epoch = max(1, math.ceil(len(train_inputs) / config.batch_size))
+    optimizer = sgd(config, [(n, p) for n, p in net.named_parameters() if n.startswith(prefixes)])
+    steps_per_epoch = max(1, math.ceil(num_train / config.batch_size))
     total_steps = steps_per_epoch * config.epochs
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: decay_multiplier(
-        step, total_steps, warmup_steps=int(config.warmup_epochs * steps_per_epoch), floor=config.lr_floor,
-        decay_fraction=config.lr_decay_fraction))
-    train_variance, val_variance = _variance(train_targets), _variance(val_targets)
-    state = _load(path)
-    start_epoch, history, scores = 0, [], []
-    if state is not None:
-        net.load_state_dict(state["state_dict"], strict=False)
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        start_epoch, history, scores = int(state["epoch"]), list(state["history"]), list(state["scores"])
-        logger.info("block %d: resuming from epoch %d (%d candidates scored)", index, start_epoch, len(scores))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_multiplier(step, total_steps, config, steps_per_epoch))
+    return _BlockRun(config=config, index=index, path=path, space=space, net=net, prefixes=prefixes,
+                     optimizer=optimizer, scheduler=scheduler, device=device, memory_format=memory_format,
+                     teacher_variance=teacher_variance)
 
-    def save(epoch: int) -> None:
-        _save(path, {"block": index, "epoch": epoch, "state_dict": _block_state(net, prefixes),
-                     "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "history": history,
-                     "scores": scores, "teacher_variance": val_variance})
 
-    stop = config.epochs if config.stop_after_epoch is None else min(config.stop_after_epoch, config.epochs)
-    nonfinite = 0
-    for epoch in range(start_epoch, stop):
-        started = time.perf_counter()
-        torch.manual_seed(config.seed * 100_003 + epoch * 1_009 + index)
-        rng = random.Random(f"{config.seed}/{index}/{epoch}")
-        order = torch.randperm(len(train_inputs), generator=torch.Generator().manual_seed(config.seed * 7919 + epoch))
-        net.train()
-        loss_sum, steps = 0.0, 0
-        with untracked_bn_statistics(net):
-            for start in range(0, len(order), config.batch_size):
-                batch = order[start : start + config.batch_size]
-                x = train_inputs[batch].to(device)
-                x = x.contiguous(memory_format=memory_format) if x.dim() == 4 else x
-                y = train_targets[batch].to(device)
-                net.set_active(space.sample(rng))
-                optimizer.zero_grad(set_to_none=True)
-                out, target = _matched(block_forward(net, index, x), y)
-                loss = F.mse_loss(out.float(), target)
-                if not torch.isfinite(loss).item():
-                    nonfinite += 1
-                    if nonfinite > config.max_nonfinite_steps:
-                        raise FloatingPointError(f"block {index}: {nonfinite} non-finite losses in a row "
-                                                 f"(max_nonfinite_steps={config.max_nonfinite_steps}) at epoch "
-                                                 f"{epoch + 1}; lower the learning rate")
-                    scheduler.step()
-                    continue
-                nonfinite = 0
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
-                loss_sum += float(loss.item())
-                steps += 1
-        row = {"block": index, "epoch": epoch + 1, "loss": loss_sum / max(steps, 1),
-               "normalized_loss": loss_sum / max(steps, 1) / train_variance, "lr": scheduler.get_last_lr()[0],
-               "epoch_time_s": time.perf_counter() - started, "resumed_from_epoch": start_epoch}
-        history.append(row)
-        save(epoch + 1)
-        logger.info("block %d epoch %d/%d loss=%.4g (%.1fs)", index, epoch + 1, config.epochs, row["loss"],
-                    row["epoch_time_s"])
-    if stop < config.epochs:
-        return {"history": history, "scores": scores, "teacher_variance": val_variance, "done": False}
+def _restore_block(run: _BlockRun) -> int:
+    """Continue from the block's checkpoint file if there is one; return the first epoch to train."""
+    state = _load(run.path)
+    if state is None:
+        return 0
+    run.net.load_state_dict(state["state_dict"], strict=False)
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.scheduler.load_state_dict(state["scheduler"])
+    run.history, run.scores = list(state["history"]), list(state["scores"])
+    logger.info("block %d: resuming from epoch %d (%d candidates scored)", run.index, int(state["epoch"]),
+                len(run.scores))
+    return int(state["epoch"])
 
+
+def _train_block_epoch(run: _BlockRun, epoch: int, inputs: torch.Tensor, targets: torch.Tensor) -> float:
+    """One epoch: per batch one random candidate learns the teacher's block output (MSE); the mean loss.
+
+    Steps with a non-finite loss are skipped; more than ``max_nonfinite_steps`` in a row raise.
+    """
+    config, net = run.config, run.net
+    torch.manual_seed(config.seed * 100_003 + epoch * 1_009 + run.index)
+    rng = random.Random(f"{config.seed}/{run.index}/{epoch}")
+    order = torch.randperm(len(inputs), generator=torch.Generator().manual_seed(config.seed * 7919 + epoch))
+    net.train()
+    loss_sum, steps, nonfinite = 0.0, 0, 0
+    with untracked_bn_statistics(net):
+        for start in range(0, len(order), config.batch_size):
+            batch = order[start : start + config.batch_size]
+            x = inputs[batch].to(run.device)
+            x = x.contiguous(memory_format=run.memory_format) if x.dim() == 4 else x
+            net.set_active(run.space.sample(rng))
+            run.optimizer.zero_grad(set_to_none=True)
+            out, target = _matched(block_forward(net, run.index, x), targets[batch].to(run.device))
+            loss = F.mse_loss(out.float(), target)
+            if not torch.isfinite(loss).item():
+                nonfinite += 1
+                if nonfinite > config.max_nonfinite_steps:
+                    raise FloatingPointError(f"block {run.index}: {nonfinite} non-finite losses in a row "
+                                             f"(max_nonfinite_steps={config.max_nonfinite_steps}) at epoch "
+                                             f"{epoch + 1}; lower the learning rate")
+                run.scheduler.step()
+                continue
+            nonfinite = 0
+            loss.backward()
+            run.optimizer.step()
+            run.scheduler.step()
+            loss_sum += float(loss.item())
+            steps += 1
+    return loss_sum / max(steps, 1)
+
+
+def _score_candidates(run: _BlockRun, train_inputs: torch.Tensor, val_inputs: torch.Tensor,
+                      val_targets: torch.Tensor) -> None:
+    """Score the block's candidates not scored yet (see :func:`score_block`), checkpointing as it goes."""
+    config, index, space = run.config, run.index, run.space
     candidates = block_candidates(space, index, max_candidates=config.dna_candidates, seed=config.seed + index)
-    generator = torch.Generator().manual_seed(config.seed)
-    picks = torch.randperm(len(train_inputs), generator=generator)
-    calibration = [train_inputs[picks[i : i + config.batch_size]].to(device)
+    picks = torch.randperm(len(train_inputs), generator=torch.Generator().manual_seed(config.seed))
+    calibration = [train_inputs[picks[i : i + config.batch_size]].to(run.device)
                    for i in range(0, min(len(picks), 4 * config.batch_size), config.batch_size)]
-    val_x, val_y = val_inputs.to(device), val_targets.to(device)
+    val_x, val_y = val_inputs.to(run.device), val_targets.to(run.device)
     base = space.smallest()
     last_save = time.monotonic()
-    for position in range(len(scores), len(candidates)):
+    for position in range(len(run.scores), len(candidates)):
         arch = space.canonical({**base, **candidates[position]})
-        mse = score_block(net, index, arch, calibration=calibration, val_inputs=val_x, val_targets=val_y)
-        scores.append({"arch": dict(candidates[position]), "mse": mse, "loss": mse / val_variance})
+        mse = score_block(run.net, index, arch, calibration=calibration, val_inputs=val_x, val_targets=val_y)
+        run.scores.append({"arch": dict(candidates[position]), "mse": mse, "loss": mse / run.teacher_variance})
         if time.monotonic() - last_save > _SCORE_CHECKPOINT_S or position + 1 == len(candidates):
-            save(config.epochs)
+            run.save(config.epochs)
             last_save = time.monotonic()
             logger.info("block %d: scored %d/%d candidates", index, position + 1, len(candidates))
     if not candidates:
-        save(config.epochs)
-    return {"history": history, "scores": scores, "teacher_variance": val_variance, "done": True}
+        run.save(config.epochs)
 
 
 def _block_task(config_dict: dict[str, Any], index: int, inputs: np.ndarray, targets: np.ndarray,
@@ -420,13 +465,13 @@ def _block_task(config_dict: dict[str, Any], index: int, inputs: np.ndarray, tar
 # -- the job -------------------------------------------------------------------------------------
 def _check_setup(config: TrainConfig, teacher: BlockTeacher | None) -> None:
     import search_spaces
-    from raynas.nn import Supernet
+    from raynas.checkpoint import read_checkpoint
 
     if teacher is None and config.teacher is None:
         raise ConfigError("method 'dna' needs a teacher: TrainConfig.teacher (--teacher) is None; give a trained "
                           "supernet checkpoint, or pass teacher=BlockTeacher(...)")
     if teacher is None:
-        Supernet.read_checkpoint(config.teacher)
+        read_checkpoint(config.teacher)
     _check_blockwise(search_spaces.get(config.space, **config.space_kwargs).build_supernet())
 
 
@@ -438,7 +483,7 @@ def train_dna(
     resume: bool = False,
     overwrite: bool = False,
     address: str | None = None,
-):
+) -> TrainResult:
     """Train the supernet of ``config.space`` block-wise against a teacher, as parallel Ray tasks.
 
     ``teacher`` defaults to the largest subnet of the supernet checkpoint ``config.teacher``
@@ -450,13 +495,9 @@ def train_dna(
     kept, the others continue from their checkpoints. Returns a
     :class:`raynas.train.TrainResult`.
     """
-    import ray
-
     import search_spaces
-    from raynas._ray import init_ray
     from raynas.data import load
     from raynas.evaluate.supernet import calibration_batches
-    from raynas.train.job import TrainResult, _write_history
 
     if config.method != "dna":
         raise ConfigError(f"train_dna needs TrainConfig.method='dna', got {config.method!r}")
@@ -464,24 +505,36 @@ def train_dna(
         raise ConfigError(f"teacher must be a raynas.train.BlockTeacher or None, got {type(teacher).__name__}")
     if not resume:
         _check_setup(config, teacher)  # bad input fails before anything is written
-    out = prepare_out_dir(out_dir, resume=resume, overwrite=overwrite, marker="train_config.json")
+    out, config = prepare_run(config, out_dir, resume=resume, overwrite=overwrite)
     if resume:
-        saved = TrainConfig.from_dict({**json.loads((out / "train_config.json").read_text()),
-                                       "stop_after_epoch": config.stop_after_epoch})
-        if saved != config:
-            logger.info("resuming %s with its saved configuration", out)
-        config = saved
         _check_setup(config, teacher)
-    (out / "train_config.json").write_text(json.dumps({**config.to_dict(), "stop_after_epoch": None}, indent=2))
 
     data = load(config.dataset, seed=config.seed, data_dir=config.data_dir, download=config.download)
-    space = search_spaces.get(config.space, **config.space_kwargs)
     torch.manual_seed(config.seed)
-    net = space.build_supernet(num_classes=data.num_classes)
+    net = search_spaces.get(config.space, **config.space_kwargs).build_supernet(num_classes=data.num_classes)
     _check_blockwise(net)
     if teacher is None:
         calib = calibration_batches(data.train, num_batches=4, batch_size=config.batch_size, seed=config.seed)
         teacher = BlockTeacher.from_supernet(config.teacher, calibration=calib)
+    results = _run_blocks(config, out, teacher, net, data, address)
+
+    history = sorted((row for r in results for row in r["history"]), key=lambda r: (r["epoch"], r["block"]))
+    write_history(out, history)
+    epochs_done = min(len(r["history"]) for r in results)
+    if all(r["done"] for r in results):
+        _assemble(config, out, teacher, net, results)
+    else:
+        log_stopped(out, epochs_done, config.epochs)
+    return TrainResult(out_dir=out, checkpoint=out / SUPERNET_FILE, history=history, epochs_done=epochs_done)
+
+
+def _run_blocks(config: TrainConfig, out: Path, teacher: BlockTeacher, net: Any, data: Any,
+                address: str | None) -> list[dict[str, Any]]:
+    """Every block's :func:`train_block` as a Ray task, at most ``num_workers`` at once; their results in block order."""
+    import ray
+
+    from raynas._ray import init_ray
+
     train_images, val_images = data.train.tensors[0], data.val.tensors[0]
     check_teacher(teacher, net, train_images[:8])
     started = time.perf_counter()
@@ -489,7 +542,6 @@ def train_dna(
     val_features = teacher_features(teacher, val_images)
     logger.info("teacher features of %d + %d images for %d blocks in %.1fs", len(train_images), len(val_images),
                 len(train_features), time.perf_counter() - started)
-
     init_ray(address)
     refs = [ray.put(t.numpy()) for t in [train_images] + train_features[:-1]]
     val_refs = [ray.put(t.numpy()) for t in [val_images] + val_features[:-1]]
@@ -525,29 +577,22 @@ def train_dna(
         last = results[index]["history"][-1] if results[index]["history"] else {}
         logger.info("block %d finished: loss %.4g, %d candidates scored (%d of %d blocks done)", index,
                     last.get("loss", float("nan")), len(results[index]["scores"]), len(results), num_blocks)
+    return [results[i] for i in range(num_blocks)]
 
-    history = sorted((row for r in results.values() for row in r["history"]), key=lambda r: (r["epoch"], r["block"]))
-    _write_history(out / "train_history.csv", history)
-    epochs_done = min(len(r["history"]) for r in results.values())
-    if not all(r["done"] for r in results.values()):
-        logger.info("stopped after epoch %d of %d; `raynas train --resume %s` continues", epochs_done, config.epochs,
-                    out)
-        return TrainResult(out_dir=out, checkpoint=out / "supernet.pt", history=history, epochs_done=epochs_done)
 
-    for index in range(num_blocks):
-        state = _load(blocks_dir / f"block_{index}.pt")
+def _assemble(config: TrainConfig, out: Path, teacher: BlockTeacher, net: Any, results: list[dict[str, Any]]) -> None:
+    """The student supernet from every block's weights, and the block table, into ``out``."""
+    for index in range(len(results)):
+        state = _load(out / BLOCKS_DIR / f"block_{index}.pt")
         net.load_state_dict(state["state_dict"], strict=False)
-    variance = [results[i]["teacher_variance"] for i in range(num_blocks)]
-    table = BlockTable.from_losses(net.space, [[(s["arch"], s["loss"]) for s in results[i]["scores"]]
-                                               for i in range(num_blocks)],
-                                   teacher_variance=variance,
+    table = BlockTable.from_losses(net.space, [[(s["arch"], s["loss"]) for s in r["scores"]] for r in results],
+                                   teacher_variance=[r["teacher_variance"] for r in results],
                                    meta={"teacher": None if config.teacher is None else os.path.abspath(config.teacher),
                                          "teacher_boundaries": teacher.boundaries, "dataset": config.dataset,
                                          "epochs": config.epochs, "max_candidates": config.dna_candidates})
-    for i, block in enumerate(table.blocks):
-        for row, score in zip(block, results[i]["scores"]):
+    for block, r in zip(table.blocks, results):
+        for row, score in zip(block, r["scores"]):
             row["mse"] = score["mse"]
     table.save(out / "block_table.json")
-    net.save(out / "supernet.pt", train_config=config.to_dict(), epoch=config.epochs, block_table=table.to_dict())
+    net.save(out / SUPERNET_FILE, train_config=config.to_dict(), epoch=config.epochs, block_table=table.to_dict())
     logger.info("block table (%d candidates) and supernet written to %s", table.num_candidates, out)
-    return TrainResult(out_dir=out, checkpoint=out / "supernet.pt", history=history, epochs_done=config.epochs)

@@ -2,43 +2,25 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import os
 import shutil
 import time
 import uuid
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
-from raynas._outdir import prepare_out_dir, storage_location
+from raynas._outdir import storage_location
 from raynas._ray import init_ray
 from raynas.errors import ConfigError
 from raynas.train.config import TrainConfig
-from raynas.train.loop import STATE_FILE, SUPERNET_FILE, train_loop_per_worker
+from raynas.train.loop import STATE_FILE, train_loop_per_worker
+from raynas.train.outputs import SUPERNET_FILE, TrainResult, log_stopped, prepare_run, write_history
 
 __all__ = ["train", "TrainResult", "RUN_FILE", "worker_error"]
 
 RUN_FILE = "train_run.json"
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class TrainResult:
-    """Where a finished training run put its supernet, and what it measured per epoch."""
-
-    out_dir: Path
-    checkpoint: Path  # out_dir / "supernet.pt"
-    history: list[dict[str, Any]] = field(default_factory=list)
-    ray_checkpoint: str | None = None
-    epochs_done: int = 0  # less than config.epochs after stop_after_epoch
-
-    @property
-    def final_metrics(self) -> dict[str, Any]:
-        return self.history[-1] if self.history else {}
 
 
 def train(
@@ -76,14 +58,8 @@ def train(
     import ray.train
     from ray.train.torch import TorchTrainer
 
-    out = prepare_out_dir(out_dir, resume=resume, overwrite=overwrite, marker="train_config.json")
+    out, config = prepare_run(config, out_dir, resume=resume, overwrite=overwrite)
     if resume:
-        saved = TrainConfig.from_dict({**json.loads((out / "train_config.json").read_text()),
-                                       "stop_after_epoch": config.stop_after_epoch})
-        if saved != config:
-            differing = sorted(k for k, v in config.to_dict().items() if saved.to_dict()[k] != v)
-            logger.info("resuming %s with its saved configuration (ignoring requested %s)", out, differing)
-        config = saved
         run = json.loads((out / RUN_FILE).read_text()) if (out / RUN_FILE).exists() else {}
         name = run.get("name", "train")
         storage = storage_location(storage_path) if storage_path else run.get("storage_path", str((out / "ray").resolve()))
@@ -93,7 +69,6 @@ def train(
         # A shared storage: a unique name, as Ray Train silently resumes a run whose name it finds there.
         name = f"train-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         storage = storage_location(storage_path)
-    (out / "train_config.json").write_text(json.dumps({**config.to_dict(), "stop_after_epoch": None}, indent=2))
     (out / RUN_FILE).write_text(json.dumps({"name": name, "storage_path": storage}, indent=2))
 
     init_ray(address)
@@ -128,10 +103,9 @@ def train(
         shutil.copyfile(os.path.join(ckpt_dir, SUPERNET_FILE), out / SUPERNET_FILE)
         state = torch.load(os.path.join(ckpt_dir, STATE_FILE), map_location="cpu", weights_only=True)
     history = list(state["history"])
-    _write_history(out / "train_history.csv", history)
+    write_history(out, history)
     done = int(state["epoch"])
-    if done < config.epochs:
-        logger.info("stopped after epoch %d of %d; `raynas train --resume %s` continues", done, config.epochs, out)
+    log_stopped(out, done, config.epochs)
     logger.info("supernet written to %s", out / SUPERNET_FILE)
     return TrainResult(out_dir=out, checkpoint=out / SUPERNET_FILE, history=history,
                        ray_checkpoint=result.checkpoint.path, epochs_done=done)
@@ -148,13 +122,3 @@ def worker_error(error: BaseException) -> BaseException | None:
             if isinstance(candidate, (RaynasError, FloatingPointError)):
                 return candidate
     return None
-
-
-def _write_history(path: Path, rows: list[dict[str, Any]]) -> None:
-    keys: list[str] = []
-    for row in rows:
-        keys += [k for k in row if k not in keys]
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows(rows)

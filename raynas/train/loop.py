@@ -18,6 +18,7 @@ import shutil
 import tempfile
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -26,16 +27,16 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler
 
 from raynas.errors import ConfigError
-from raynas.train._base import NonFiniteLoss, Precision, lr_multiplier, untracked_bn_statistics
+from raynas.train._base import NonFiniteLoss, Precision, lr_multiplier, sgd, untracked_bn_statistics
 from raynas.train.config import TrainConfig
 from raynas.train.methods import get_method
+from raynas.train.outputs import SUPERNET_FILE
 
 __all__ = ["train_loop_per_worker", "run_training", "train_in_process", "RaySession", "LocalSession",
            "lr_multiplier", "SUPERNET_FILE", "STATE_FILE"]
 
 logger = logging.getLogger(__name__)
 
-SUPERNET_FILE = "supernet.pt"
 STATE_FILE = "train_state.pt"
 
 
@@ -119,14 +120,6 @@ class LocalSession:
 
 
 # -- gradients ---------------------------------------------------------------------------------
-def _parameter_groups(net: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Weight decay on convolution and linear weights only, not on BN, biases or kernel transforms."""
-    decay, no_decay = [], []
-    for name, p in net.named_parameters():
-        (decay if p.ndim in (2, 4) and "transform" not in name else no_decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
 def _all_reduce_gradients(params: list[torch.nn.Parameter], world_size: int, ok: bool) -> bool:
     """Average gradients over workers in one flat all-reduce; return whether every worker's loss was finite.
 
@@ -156,17 +149,57 @@ def _finite_gradients(params: list[torch.nn.Parameter]) -> bool:
 
 
 # -- the loop ----------------------------------------------------------------------------------
+@dataclass
+class _Worker:
+    """Everything one worker trains with, built by :func:`_build`."""
+
+    cfg: TrainConfig
+    rank: int
+    world_size: int
+    device: torch.device
+    memory_format: torch.memory_format
+    net: Any
+    method: Any
+    precision: Precision
+    params: list[torch.nn.Parameter]
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    sampler: DistributedSampler
+    loader: DataLoader
+    calibration: list[torch.Tensor]
+    val_loader: DataLoader
+    nonfinite_in_a_row: int = 0
+
+
 def run_training(cfg: TrainConfig, session: Any) -> list[dict[str, Any]]:
     """Train as one worker of ``session``; return the history of per-epoch metrics."""
+    w = _build(cfg, session)
+    start_epoch, history = _restore(w, session)
+    stop = min(cfg.epochs if cfg.stop_after_epoch is None else cfg.stop_after_epoch, cfg.epochs)
+    for epoch in range(start_epoch, stop):
+        metrics = _train_epoch(w, epoch)
+        if w.rank == 0:
+            metrics.update(_validate(w))
+            logger.info("epoch %d/%d %s", epoch + 1, cfg.epochs, " ".join(
+                f"{k}={v:.4g}" for k, v in metrics.items() if isinstance(v, float) and math.isfinite(v)))
+        history.append(metrics)
+        save = (epoch + 1) % cfg.checkpoint_every == 0 or epoch + 1 == stop
+        _report(w, session, metrics, history, save=save)
+    if cfg.stop_after_epoch is not None and cfg.stop_after_epoch < cfg.epochs and w.rank == 0:
+        logger.info("stopped after epoch %d of %d (stop_after_epoch); resume to continue", stop, cfg.epochs)
+    return history
+
+
+def _build(cfg: TrainConfig, session: Any) -> _Worker:
+    """The data, the supernet, the method, the optimizer and the schedule of one worker."""
     import search_spaces
     from raynas.data import load
-    from raynas.evaluate.supernet import calibration_batches, evaluate_subnet
+    from raynas.evaluate.supernet import calibration_batches
 
     rank, world_size = session.rank, session.world_size
     torch.set_num_threads(cfg.threads_per_worker)
     device = session.device(cfg)
     memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
-
     space = search_spaces.get(cfg.space, **cfg.space_kwargs)
     # With --download, the first worker of each node fetches the set while the others wait.
     downloader = cfg.download and session.local_rank == 0
@@ -181,126 +214,150 @@ def run_training(cfg: TrainConfig, session: Any) -> list[dict[str, Any]]:
     method = get_method(cfg, net.space, precision)
     method.setup(net)
     net.to(device=device, memory_format=memory_format)
-    params = [p for p in net.parameters() if p.requires_grad]
-    optimizer = torch.optim.SGD(_parameter_groups(net, cfg.weight_decay), lr=cfg.lr, momentum=cfg.momentum,
-                                nesterov=cfg.momentum > 0)
-
+    optimizer = sgd(cfg, net.named_parameters())
     sampler = DistributedSampler(data.train, num_replicas=world_size, rank=rank, shuffle=True, seed=cfg.seed)
     loader = DataLoader(data.train, batch_size=cfg.batch_size, sampler=sampler,
                         drop_last=len(data.train) // world_size > cfg.batch_size, pin_memory=device.type == "cuda")
     steps_per_epoch = len(loader)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: method.lr_multiplier(step, steps_per_epoch))
+    return _Worker(cfg=cfg, rank=rank, world_size=world_size, device=device, memory_format=memory_format, net=net,
+                   method=method, precision=precision, params=[p for p in net.parameters() if p.requires_grad],
+                   optimizer=optimizer, scheduler=scheduler, sampler=sampler, loader=loader,
+                   calibration=calibration_batches(data.train, num_batches=4, batch_size=cfg.batch_size,
+                                                   seed=cfg.seed),
+                   val_loader=DataLoader(data.val, batch_size=256))
 
-    start_epoch, history, nonfinite_in_a_row = 0, [], 0
+
+def _restore(w: _Worker, session: Any) -> tuple[int, list[dict[str, Any]]]:
+    """Continue from the session's checkpoint if it has one; return (first epoch, history so far)."""
+    start_epoch, history = 0, []
     with session.checkpoint() as checkpoint_dir:
         if checkpoint_dir is not None:
-            weights = torch.load(os.path.join(checkpoint_dir, SUPERNET_FILE), map_location=device, weights_only=True)
-            net.load_state_dict(weights["state_dict"])
-            state = torch.load(os.path.join(checkpoint_dir, STATE_FILE), map_location=device, weights_only=True)
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            method.load_state_dict(state["method"], net)
-            if precision.scaler is not None and state.get("scaler"):
-                precision.scaler.load_state_dict(state["scaler"])
+            load = lambda name: torch.load(os.path.join(checkpoint_dir, name), map_location=w.device,  # noqa: E731
+                                           weights_only=True)
+            w.net.load_state_dict(load(SUPERNET_FILE)["state_dict"])
+            state = load(STATE_FILE)
+            w.optimizer.load_state_dict(state["optimizer"])
+            w.scheduler.load_state_dict(state["scheduler"])
+            w.method.load_state_dict(state["method"], w.net)
+            if w.precision.scaler is not None and state.get("scaler"):
+                w.precision.scaler.load_state_dict(state["scaler"])
             start_epoch, history = int(state["epoch"]), list(state["history"])
-            nonfinite_in_a_row = int(state.get("nonfinite_in_a_row", 0))
-            if rank == 0:
+            w.nonfinite_in_a_row = int(state.get("nonfinite_in_a_row", 0))
+            if w.rank == 0:
                 logger.info("resumed from the checkpoint of epoch %d", start_epoch)
-    if start_epoch == 0 and world_size > 1:
-        for tensor in list(net.parameters()) + list(net.buffers()):
+    if start_epoch == 0 and w.world_size > 1:
+        for tensor in list(w.net.parameters()) + list(w.net.buffers()):
             dist.broadcast(tensor.data, src=0)
+    return start_epoch, history
 
-    calib = calibration_batches(data.train, num_batches=4, batch_size=cfg.batch_size, seed=cfg.seed)
-    val_loader = DataLoader(data.val, batch_size=256)
-    stop = cfg.epochs if cfg.stop_after_epoch is None else cfg.stop_after_epoch
-    for epoch in range(start_epoch, min(stop, cfg.epochs)):
-        started = time.perf_counter()
-        if method.on_epoch_start(epoch, net):
-            optimizer.state.clear()
-        # Per-epoch seeds (after the method's own set-up) make a resumed run repeat the uninterrupted one.
-        torch.manual_seed(cfg.seed * 100_003 + epoch * 1_009 + rank)
-        rng = random.Random(f"{cfg.seed}/{epoch}/{rank}")
-        sampler.set_epoch(epoch)
-        net.train()
-        sums: dict[str, float] = {}
-        steps, skipped = 0, 0
-        with untracked_bn_statistics(net):
-            for index, (x, y) in enumerate(loader):
-                x = x.to(device, non_blocking=True).contiguous(memory_format=memory_format)
-                y = y.to(device, non_blocking=True)
-                optimizer.zero_grad(set_to_none=True)
-                method.step_archs = []
-                reason = None
-                try:
-                    losses = method.step(net, x, y, rng)
-                except NonFiniteLoss as exc:
-                    losses, reason = {}, str(exc)
-                ok = reason is None
-                if world_size > 1:
-                    ok = _all_reduce_gradients(params, world_size, ok)
-                    reason = reason or (None if ok else "a non-finite loss on another worker")
-                unscaled = ok and precision.scaler is not None
-                if unscaled:
-                    precision.scaler.unscale_(optimizer)
-                if ok and not _finite_gradients(params):
-                    ok, reason = False, "non-finite gradients"
-                if not ok:  # skip the step: no weight, momentum or BN statistic changes
-                    if unscaled:
-                        precision.scaler.update()  # float16: lower the loss scale
-                    optimizer.zero_grad(set_to_none=True)
-                    skipped += 1
-                    nonfinite_in_a_row += 1
-                    if nonfinite_in_a_row > cfg.max_nonfinite_steps:
-                        raise FloatingPointError(
-                            f"{nonfinite_in_a_row} non-finite steps in a row (max_nonfinite_steps="
-                            f"{cfg.max_nonfinite_steps}) at epoch {epoch + 1}, step {index + 1} of {steps_per_epoch}: "
-                            f"{reason}; subnets of this step: {method.step_archs}"
-                        )
-                    logger.warning("epoch %d step %d skipped: %s", epoch + 1, index + 1, reason)
-                    with warnings.catch_warnings():  # the schedule counts skipped steps too, on purpose
-                        warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
-                        scheduler.step()
-                    continue
-                nonfinite_in_a_row = 0
-                if precision.scaler is not None:
-                    precision.scaler.step(optimizer)
-                    precision.scaler.update()
-                else:
-                    optimizer.step()
-                scheduler.step()
-                steps += 1
-                for k, v in losses.items():
-                    sums[k] = sums.get(k, 0.0) + v
-        metrics: dict[str, Any] = {k: v / max(steps, 1) for k, v in sums.items()}
-        metrics.update(epoch=epoch + 1, lr=scheduler.get_last_lr()[0], skipped_steps=skipped,
-                       epoch_time_s=time.perf_counter() - started, **method.epoch_info())
-        if rank == 0:
-            # The largest last, so the saved BN statistics are the largest subnet's.
-            for label, arch in (("smallest", net.space.smallest()), ("largest", net.space.largest())):
-                result = evaluate_subnet(net, arch, calibration=calib, val_loader=val_loader, device=device)
-                metrics[f"val_accuracy_{label}"] = result["accuracy"]
-                metrics[f"val_loss_{label}"] = result["loss"]
-            logger.info("epoch %d/%d %s", epoch + 1, cfg.epochs,
-                        " ".join(f"{k}={v:.4g}" for k, v in metrics.items() if isinstance(v, float) and math.isfinite(v)))
-        history.append(metrics)
-        final = epoch + 1 == min(stop, cfg.epochs)
-        if (epoch + 1) % cfg.checkpoint_every == 0 or final:
-            if rank == 0:
-                with tempfile.TemporaryDirectory() as tmp:
-                    net.save(os.path.join(tmp, SUPERNET_FILE), train_config=cfg.to_dict(), epoch=epoch + 1)
-                    torch.save({"epoch": epoch + 1, "optimizer": optimizer.state_dict(),
-                                "scheduler": scheduler.state_dict(), "method": method.state_dict(),
-                                "scaler": None if precision.scaler is None else precision.scaler.state_dict(),
-                                "nonfinite_in_a_row": nonfinite_in_a_row, "history": history},
-                               os.path.join(tmp, STATE_FILE))
-                    session.report(metrics, tmp)
-            else:
-                session.report(metrics, None)
-        else:
-            session.report(metrics, None)
-    if cfg.stop_after_epoch is not None and cfg.stop_after_epoch < cfg.epochs and rank == 0:
-        logger.info("stopped after epoch %d of %d (stop_after_epoch); resume to continue", stop, cfg.epochs)
-    return history
+
+def _train_epoch(w: _Worker, epoch: int) -> dict[str, Any]:
+    """One pass over this worker's share of the training set; the epoch's mean losses and counts."""
+    started = time.perf_counter()
+    if w.method.on_epoch_start(epoch, w.net):
+        w.optimizer.state.clear()
+    # Per-epoch seeds (after the method's own set-up) make a resumed run repeat the uninterrupted one.
+    torch.manual_seed(w.cfg.seed * 100_003 + epoch * 1_009 + w.rank)
+    rng = random.Random(f"{w.cfg.seed}/{epoch}/{w.rank}")
+    w.sampler.set_epoch(epoch)
+    w.net.train()
+    sums: dict[str, float] = {}
+    steps, skipped = 0, 0
+    with untracked_bn_statistics(w.net):
+        for index, (x, y) in enumerate(w.loader):
+            x = x.to(w.device, non_blocking=True).contiguous(memory_format=w.memory_format)
+            losses = _train_step(w, x, y.to(w.device, non_blocking=True), rng, epoch, index)
+            if losses is None:
+                skipped += 1
+                continue
+            steps += 1
+            for k, v in losses.items():
+                sums[k] = sums.get(k, 0.0) + v
+    metrics: dict[str, Any] = {k: v / max(steps, 1) for k, v in sums.items()}
+    metrics.update(epoch=epoch + 1, lr=w.scheduler.get_last_lr()[0], skipped_steps=skipped,
+                   epoch_time_s=time.perf_counter() - started, **w.method.epoch_info())
+    return metrics
+
+
+def _train_step(w: _Worker, x: torch.Tensor, y: torch.Tensor, rng: random.Random, epoch: int,
+                index: int) -> dict[str, float] | None:
+    """The method's step, gradients averaged over workers, one optimizer step; None when skipped.
+
+    A step with a non-finite loss or gradient on any worker changes no weight, momentum or
+    BN statistic; more than ``max_nonfinite_steps`` of them in a row raise ``FloatingPointError``.
+    """
+    w.optimizer.zero_grad(set_to_none=True)
+    w.method.step_archs = []
+    reason = None
+    try:
+        losses = w.method.step(w.net, x, y, rng)
+    except NonFiniteLoss as exc:
+        losses, reason = {}, str(exc)
+    ok = reason is None
+    if w.world_size > 1:
+        ok = _all_reduce_gradients(w.params, w.world_size, ok)
+        reason = reason or (None if ok else "a non-finite loss on another worker")
+    scaler = w.precision.scaler
+    unscaled = ok and scaler is not None
+    if unscaled:
+        scaler.unscale_(w.optimizer)
+    if ok and not _finite_gradients(w.params):
+        ok, reason = False, "non-finite gradients"
+    if not ok:
+        if unscaled:
+            scaler.update()  # float16: lower the loss scale
+        w.optimizer.zero_grad(set_to_none=True)
+        w.nonfinite_in_a_row += 1
+        if w.nonfinite_in_a_row > w.cfg.max_nonfinite_steps:
+            raise FloatingPointError(
+                f"{w.nonfinite_in_a_row} non-finite steps in a row (max_nonfinite_steps={w.cfg.max_nonfinite_steps}) "
+                f"at epoch {epoch + 1}, step {index + 1} of {len(w.loader)}: {reason}; subnets of this step: "
+                f"{w.method.step_archs}"
+            )
+        logger.warning("epoch %d step %d skipped: %s", epoch + 1, index + 1, reason)
+        with warnings.catch_warnings():  # the schedule counts skipped steps too, on purpose
+            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
+            w.scheduler.step()
+        return None
+    w.nonfinite_in_a_row = 0
+    if scaler is not None:
+        scaler.step(w.optimizer)
+        scaler.update()
+    else:
+        w.optimizer.step()
+    w.scheduler.step()
+    return losses
+
+
+def _validate(w: _Worker) -> dict[str, float]:
+    """Validation accuracy and loss of the smallest and the largest subnet (BN re-calibrated)."""
+    from raynas.evaluate.supernet import evaluate_subnet
+
+    metrics = {}
+    # The largest last, so the saved BN statistics are the largest subnet's.
+    for label, arch in (("smallest", w.net.space.smallest()), ("largest", w.net.space.largest())):
+        result = evaluate_subnet(w.net, arch, calibration=w.calibration, val_loader=w.val_loader, device=w.device)
+        metrics[f"val_accuracy_{label}"] = result["accuracy"]
+        metrics[f"val_loss_{label}"] = result["loss"]
+    return metrics
+
+
+def _report(w: _Worker, session: Any, metrics: dict[str, Any], history: list[dict[str, Any]], *,
+            save: bool) -> None:
+    """Report the epoch's metrics; with ``save``, rank 0 attaches a checkpoint of everything needed to resume."""
+    if not (save and w.rank == 0):
+        session.report(metrics, None)
+        return
+    epoch = metrics["epoch"]
+    scaler = w.precision.scaler
+    with tempfile.TemporaryDirectory() as tmp:
+        w.net.save(os.path.join(tmp, SUPERNET_FILE), train_config=w.cfg.to_dict(), epoch=epoch)
+        torch.save({"epoch": epoch, "optimizer": w.optimizer.state_dict(), "scheduler": w.scheduler.state_dict(),
+                    "method": w.method.state_dict(), "scaler": None if scaler is None else scaler.state_dict(),
+                    "nonfinite_in_a_row": w.nonfinite_in_a_row, "history": history},
+                   os.path.join(tmp, STATE_FILE))
+        session.report(metrics, tmp)
 
 
 def train_loop_per_worker(config_dict: dict[str, Any]) -> None:

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from raynas.train._base import lr_multiplier
+from raynas.train._base import lr_multiplier, sgd
 from raynas.train.config import TrainConfig
 
 __all__ = ["train_standalone"]
@@ -35,7 +35,6 @@ def train_standalone(config: TrainConfig, arch: Mapping[str, Any], *, seed: int)
     """
     import search_spaces
     from raynas.data import load
-    from raynas.train.loop import _parameter_groups
 
     threads = torch.get_num_threads()
     torch.set_num_threads(config.threads_per_worker)
@@ -51,8 +50,7 @@ def train_standalone(config: TrainConfig, arch: Mapping[str, Any], *, seed: int)
             net.set_active(arch)
             memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
             net.to(memory_format=memory_format)
-            optimizer = torch.optim.SGD(_parameter_groups(net, config.weight_decay), lr=config.lr,
-                                        momentum=config.momentum, nesterov=config.momentum > 0)
+            optimizer = sgd(config, net.named_parameters())
             generator = torch.Generator().manual_seed(seed)
             loader = DataLoader(data.train, batch_size=config.batch_size, shuffle=True, generator=generator,
                                 drop_last=len(data.train) > config.batch_size)

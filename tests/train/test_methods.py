@@ -10,7 +10,7 @@ import torch
 from raynas.nn import bn_layers
 from raynas.train import FlopsBucketSampler, Precision, Progressive, Sandwich, Uniform
 from raynas.train._base import untracked_bn_statistics
-from raynas.train.loop import _parameter_groups
+from raynas.train._base import parameter_groups
 
 
 def _batch(n: int = 32, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -28,7 +28,7 @@ def _build(config):
 def _step(method, net, seed: int = 0) -> tuple[dict, dict]:
     """The loop's step on one worker: zero grads (to None), method.step, SGD step. Returns (before, after)."""
     before = {k: v.detach().clone() for k, v in net.state_dict().items()}
-    optimizer = torch.optim.SGD(_parameter_groups(net, method.config.weight_decay), lr=0.1, momentum=0.9, nesterov=True)
+    optimizer = torch.optim.SGD(parameter_groups(net.named_parameters(), method.config.weight_decay), lr=0.1, momentum=0.9, nesterov=True)
     optimizer.zero_grad(set_to_none=True)
     method.step_archs = []
     x, y = _batch()
@@ -133,7 +133,7 @@ def test_uniform_inactive_blocks_untouched_even_with_momentum(fast_config):
     config = fast_config(method="uniform")
     net = _build(config)
     method = Uniform(config, net.space)
-    optimizer = torch.optim.SGD(_parameter_groups(net, 1e-3), lr=0.1, momentum=0.9, nesterov=True)
+    optimizer = torch.optim.SGD(parameter_groups(net.named_parameters(), 1e-3), lr=0.1, momentum=0.9, nesterov=True)
     deep, shallow = net.space.largest(), {**net.space.largest(), "s2.depth": 1}
     x, y = _batch()
     for arch in (deep, shallow):
