@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
+from raynas.checks import check_bool, check_positive_int
 from raynas.checkpoint import load_supernet, read_checkpoint
-from raynas.errors import ConfigError
 
 __all__ = ["SupernetEvaluator", "evaluate_subnet", "calibration_batches"]
 
@@ -90,12 +90,9 @@ class SupernetEvaluator:
         device: str = "cpu",
         channels_last: bool = True,
     ):
-        if isinstance(calibration_batches, bool) or not isinstance(calibration_batches, int) or calibration_batches < 1:
-            raise ConfigError(f"calibration_batches must be an int >= 1, got {calibration_batches!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigError(f"batch_size must be an int >= 1, got {batch_size!r}")
-        if not isinstance(channels_last, bool):
-            raise ConfigError(f"channels_last must be True or False, got {channels_last!r}")
+        check_positive_int(None, "calibration_batches", calibration_batches)
+        check_positive_int(None, "batch_size", batch_size)
+        check_bool(None, "channels_last", channels_last)
         self.checkpoint = os.path.abspath(os.fspath(checkpoint))  # workers run elsewhere
         self.dataset = dataset
         self.calibration_batches = calibration_batches

@@ -21,6 +21,8 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import torch
 from torch import nn
 
+from raynas.checks import check_choice, check_int
+from raynas._config import from_dict
 from raynas.errors import ConfigError
 from raynas.latency._device import DEVICES, describe_device
 from raynas.latency._layers import LayerConfig, check_mobilenet_space, space_layers, subnet_layers
@@ -78,13 +80,9 @@ class MeasureConfig:
         # tens of milliseconds, which would swamp a layer's entry.
         for name, low in (("batch_size", 1), ("threads", 1), ("warmup", 1), ("repeats", 1), ("number", 1),
                           ("rounds", 1), ("calibration_subnets", 0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ConfigError(f"MeasureConfig.{name} must be an int >= {low}, got {value!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise ConfigError(f"MeasureConfig.seed must be an int, got {self.seed!r}")
-        if self.timer not in TIMERS:
-            raise ConfigError(f"MeasureConfig.timer must be one of {sorted(TIMERS)}, got {self.timer!r}")
+            check_int("MeasureConfig", name, getattr(self, name), low=low)
+        check_int("MeasureConfig", "seed", self.seed)
+        check_choice("MeasureConfig", "timer", self.timer, sorted(TIMERS))
         if self.timer == "thread_cpu" and (self.device != "cpu" or self.threads != 1):
             raise ConfigError("MeasureConfig.timer='thread_cpu' needs device='cpu' and threads=1 (the work must run "
                               f"on the timing thread), got device={self.device!r}, threads={self.threads!r}")
@@ -95,11 +93,7 @@ class MeasureConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "MeasureConfig":
-        valid = [f.name for f in dataclasses.fields(cls)]
-        unknown = [k for k in data if k not in valid]
-        if unknown:
-            raise ConfigError(f"unknown MeasureConfig key {unknown[0]!r}; valid keys: {valid}")
-        return cls(**dict(data))
+        return from_dict(cls, data)
 
     @classmethod
     def from_table(cls, table: LatencyTable) -> "MeasureConfig":

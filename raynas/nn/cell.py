@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from raynas.checks import check_int
 from raynas.errors import ConfigError
 from raynas.nn.supernet import Supernet
 
@@ -208,8 +209,7 @@ def parse_edge(name: str) -> tuple[int, int]:
 
 
 def _positive_int(owner: str, name: str, value: Any, minimum: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{owner}.{name} must be an int >= {minimum}, got {value!r}")
+    check_int(owner, name, value, low=minimum)
 
 
 @dataclass(frozen=True)

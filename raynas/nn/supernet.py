@@ -8,8 +8,8 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
+from raynas.checks import check_positive_int
 from raynas.checkpoint import load_supernet, read_checkpoint, write_checkpoint
-from raynas.errors import ConfigError
 from raynas.nn.bn import bn_layers
 
 __all__ = ["Supernet"]
@@ -29,8 +29,7 @@ class Supernet(nn.Module):
 
     def __init__(self, space: Any, num_classes: int = 10):
         super().__init__()
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-            raise ConfigError(f"num_classes must be an int >= 1, got {num_classes!r}")
+        check_positive_int(None, "num_classes", num_classes)
         self.space = space
         self.num_classes = num_classes
         self._active_arch: dict[str, Any] | None = None

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from raynas.checks import check_positive_int
 from raynas.constraints import Constraints
 from raynas.errors import ConfigError
 from raynas._io import atomic_write
@@ -42,8 +43,7 @@ def sample_archs(
     Architectures equal (canonically) to one in ``exclude`` are skipped. Raises
     :class:`ConfigError` when ``max_draws`` (default ``100 * count``) draws find fewer.
     """
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ConfigError(f"count must be an int >= 1, got {count!r}")
+    check_positive_int(None, "count", count)
     constraints = constraints or Constraints()
     rng = random.Random(seed)
     seen = {space.key(a) for a in exclude}
@@ -106,8 +106,7 @@ def evaluate_archs(
     (or joins ``address`` / ``RAY_ADDRESS``) when none is running.
     """
     for name, value in (("concurrency", concurrency), ("chunk_size", chunk_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{name} must be an int >= 1, got {value!r}")
+        check_positive_int(None, name, value)
     if not callable(evaluator):
         raise TypeError(f"evaluator must be callable arch -> dict of metrics, got {type(evaluator).__name__}")
     archs = [dict(a) for a in archs]

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from raynas.checks import check_int, check_positive_float, check_positive_int
+from raynas._config import from_dict
 from raynas.errors import ConfigError
 from raynas.predictor.model import AccuracyPredictor, _check_json
 
@@ -48,25 +50,14 @@ class PredictorConfig:
 
     def __post_init__(self) -> None:
         for name in ("hidden_size", "num_layers", "epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"PredictorConfig.{name} must be an int >= 1, got {value!r}")
-        for name, allow_zero in (("lr", False), ("weight_decay", True)):
-            value = getattr(self, name)
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-            if not ok or value < 0 or (value == 0 and not allow_zero):
-                rule = ">= 0" if allow_zero else "> 0"
-                raise ConfigError(f"PredictorConfig.{name} must be a finite number {rule}, got {value!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise ConfigError(f"PredictorConfig.seed must be an int, got {self.seed!r}")
+            check_positive_int("PredictorConfig", name, getattr(self, name))
+        check_positive_float("PredictorConfig", "lr", self.lr)
+        check_positive_float("PredictorConfig", "weight_decay", self.weight_decay, allow_zero=True)
+        check_int("PredictorConfig", "seed", self.seed)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "PredictorConfig":
-        valid = [f.name for f in dataclasses.fields(cls)]
-        unknown = [k for k in data if k not in valid]
-        if unknown:
-            raise ConfigError(f"unknown PredictorConfig key {unknown[0]!r}; valid keys: {valid}")
-        return cls(**dict(data))
+        return from_dict(cls, data)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

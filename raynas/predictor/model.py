@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from raynas.checks import check_positive_int
 from raynas.checkpoint import space_from_record
 from raynas.errors import ConfigError, InvalidCheckpoint
 from raynas._io import atomic_write
@@ -59,8 +60,7 @@ class AccuracyPredictor(nn.Module):
     ):
         super().__init__()
         for name, value in (("hidden_size", hidden_size), ("num_layers", num_layers)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"AccuracyPredictor.{name} must be an int >= 1, got {value!r}")
+            check_positive_int("AccuracyPredictor", name, value)
         if not np.isfinite(target_mean) or not np.isfinite(target_scale) or target_scale <= 0:
             raise ConfigError(f"target_scale must be positive and both finite, got mean {target_mean!r}, "
                               f"scale {target_scale!r}")

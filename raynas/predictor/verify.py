@@ -6,6 +6,7 @@ import logging
 import math
 from typing import Any, Callable, Mapping, Sequence
 
+from raynas.checks import check_choice, check_positive_int
 from raynas.errors import ConfigError
 from raynas.predictor.collect import evaluate_archs
 
@@ -18,10 +19,8 @@ def top_candidates(
     history: Sequence[Mapping[str, Any]], k: int, *, space: Any, metric: str = "accuracy", mode: str = "max"
 ) -> list[dict[str, Any]]:
     """The ``k`` best successful trials of ``history`` by ``metric``, one per canonical architecture."""
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ConfigError(f"k must be an int >= 1, got {k!r}")
-    if mode not in ("max", "min"):
-        raise ConfigError(f"mode must be 'max' or 'min', got {mode!r}")
+    check_positive_int(None, "k", k)
+    check_choice(None, "mode", mode, ("max", "min"))
     ok = [r for r in history if r.get("status", "ok") == "ok" and isinstance(r.get(metric), (int, float))
           and math.isfinite(r[metric])]
     ok.sort(key=lambda r: r[metric], reverse=(mode == "max"))
