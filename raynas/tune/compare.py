@@ -2,7 +2,8 @@
 
 Every run (one strategy with one seed) is a ``raynas.search`` with the same space,
 evaluator, constraints, budget and concurrency, so strategies differ only in what they
-propose. The comparison folder then holds:
+propose. This module runs them; :mod:`raynas.report.comparison` writes what the
+comparison folder then holds:
 
 - ``results.csv``: one row per trial of every run (see :mod:`raynas.report.results`);
 - ``summary.csv``: mean, std and median over seeds of best-so-far (and, on a table, the
@@ -46,8 +47,6 @@ __all__ = ["compare", "CompareResult", "table_reference"]
 logger = logging.getLogger(__name__)
 
 MARKER = "compare.json"
-PARETO_FILE = "pareto.csv"
-_COST_LABELS = {"flops": ("MFLOPs", 1e6), "params": ("M parameters", 1e6)}
 
 
 @dataclass
@@ -214,6 +213,7 @@ def compare(
         InfeasibleConstraints: no architecture meets ``constraints``.
     """
     import raynas
+    from raynas.report.comparison import write_comparison
     from raynas.report.progress import make_progress
 
     names = _check_strategies(strategies)
@@ -279,8 +279,18 @@ def compare(
         if owned:
             display.close()
     logger.info("compared %d strategies x %d seeds in %.1fs", len(names), len(seed_list), time.monotonic() - started)
-    return _write_outputs(out, space, evaluator, rows, runs, settings, objective_list, multi, score, optimum,
-                          budget_list, title)
+    setup, notes = {}, []
+    if multi:
+        setup["multi-objective method"] = "; ".join(f"{n}: {method_of(n)}" for n in names)
+        if any(n not in METHODS for n in names):
+            notes.append(f"scalarized = sum of weight x sign x value / scale over "
+                         f"{', '.join(f'{o.name} (weight {o.weight:g}, scale {o.scale:g})' for o in objective_list)}.")
+    report = write_comparison(out, rows, settings, [(o.name, o.mode) for o in objective_list], multi=multi,
+                              score=score, optimum=optimum, budgets=budget_list, title=title, setup=setup,
+                              notes=notes)
+    return CompareResult(path=out, results=rows, summary=report.summary, runs=runs, objectives=objective_list,
+                         pareto=report.pareto, pareto_by_strategy=report.pareto_by_strategy, plots=report.plots,
+                         report=report.report, score=score, optimum=optimum)
 
 
 def _prepare(out_dir: str | os.PathLike | None, overwrite: bool) -> Path:
@@ -306,120 +316,3 @@ def _rows_of(strategy: str, seed: int, history: Sequence[Mapping[str, Any]]) -> 
         row["error"] = entry.get("error") or ""
         rows.append(row)
     return rows
-
-
-def _axis(name: str) -> tuple[str, float]:
-    return _COST_LABELS.get(name, (name, 1.0))
-
-
-def _write_outputs(out: Path, space: Any, evaluator: Any, rows: list[dict[str, Any]], runs: dict, settings: dict,
-                   objectives: tuple[Objective, ...], multi: bool, score: str | None, optimum: float | None,
-                   budgets: list[int], title: str | None) -> CompareResult:
-    from raynas.report import plots
-    from raynas.report.html import write_html_report
-    from raynas.report.markdown import write_report
-    from raynas.pareto import pareto_rows
-    from raynas.report.results import (
-        RESULTS_FILE,
-        SUMMARY_FILE,
-        run_curves,
-        runs_of,
-        summarize,
-        wall_time_split,
-        write_results,
-        write_summary,
-    )
-
-    pairs = [(o.name, o.mode) for o in objectives]
-    write_results(out / RESULTS_FILE, rows)
-    summary = summarize(rows, budgets=budgets, objectives=pairs, score=score, optimum=optimum)
-    write_summary(out / SUMMARY_FILE, summary)
-
-    names = settings["strategies"]
-    curves: dict[str, dict[str, list]] = {name: {} for name in names}
-    for (name, _seed), trials in runs_of(rows).items():
-        for quantity, values in run_curves(trials, objectives=pairs, score=score, optimum=optimum).items():
-            curves[name].setdefault(quantity, []).append(values)
-    first = objectives[0]
-    title = title or f"{settings['space']}: {', '.join(names)}"
-    subtitle = (f"{settings['evaluator']}; {len(settings['seeds'])} seeds x {settings['num_samples']} evaluations, "
-                f"concurrency {settings['max_concurrent']}")
-    if Constraints(**settings["constraints"]).active:
-        subtitle += "; " + ", ".join(f"{k}={v:g}" for k, v in settings["constraints"].items() if v is not None)
-
-    made: dict[str, Path] = {}
-    captions: dict[str, tuple[str, str]] = {}
-    key = f"best_{first.name}"
-    made["best_so_far"] = plots.plot_curves(
-        {n: curves[n].get(key, []) for n in names}, out / "best_so_far.png",
-        ylabel=f"best {first.name} so far ({'higher' if first.mode == 'max' else 'lower'} is better)",
-        title=f"{title}: best {first.name} so far", subtitle=subtitle)
-    captions["best_so_far"] = (f"Best {first.name} so far against evaluations", "best_so_far.png")
-    if optimum is not None and score is not None:
-        made["regret"] = plots.plot_curves(
-            {n: curves[n].get("regret", []) for n in names}, out / "regret.png", log=True,
-            ylabel=f"regret: optimum {optimum:.4g} - incumbent's {score} (log)",
-            title=f"{title}: regret of the incumbent", subtitle=subtitle)
-        captions["regret"] = (f"Regret of the incumbent's {score} (log scale; 0 drawn at "
-                              f"{plots.REGRET_FLOOR:g})", "regret.png")
-    x_obj, y_obj = _pareto_axes(objectives, multi, rows)
-    if x_obj is not None:
-        x_label, x_scale = _axis(x_obj.name)
-        y_label, y_scale = _axis(y_obj.name)
-        made["pareto"] = plots.plot_pareto(
-            rows, out / "pareto.png", x=x_obj.name, y=y_obj.name, x_mode=x_obj.mode, y_mode=y_obj.mode,
-            x_scale=x_scale, x_label=x_label, y_label=y_label, title=f"{title}: {y_obj.name} vs {x_obj.name}",
-            subtitle=subtitle)
-        captions["pareto"] = (f"{y_obj.name} against {x_obj.name} for every evaluated architecture, with each "
-                              "strategy's Pareto front", "pareto.png")
-    times = {n: [wall_time_split(trials) for (name, _seed), trials in runs_of(rows).items() if name == n]
-             for n in names}
-    made["wall_time"] = plots.plot_wall_time(times, out / "wall_time.png", title=f"{title}: wall time per run",
-                                             subtitle=subtitle)
-    captions["wall_time"] = ("Wall time per run, split into Tune start-up, evaluating and Tune overhead",
-                             "wall_time.png")
-
-    pareto: list[dict[str, Any]] = []
-    by_strategy: dict[str, list[dict[str, Any]]] = {}
-    if multi:
-        pareto = [dict(r) for r in pareto_rows(rows, pairs)]
-        by_strategy = {n: [dict(r) for r in pareto_rows([r for r in rows if r["strategy"] == n], pairs)]
-                       for n in names}
-        write_results(out / PARETO_FILE, pareto)
-
-    setup = {
-        "space": settings["space"], "evaluator": settings["evaluator"], "strategies": ", ".join(names),
-        "seeds": ", ".join(map(str, settings["seeds"])), "evaluations per run": settings["num_samples"],
-        "concurrency": settings["max_concurrent"],
-        "objectives": ", ".join(settings["objectives"]),
-        "constraints": ", ".join(f"{k}={v:g}" for k, v in settings["constraints"].items() if v is not None) or "none",
-    }
-    if multi:
-        setup["multi-objective method"] = "; ".join(f"{n}: {method_of(n)}" for n in names)
-    if optimum is not None:
-        setup["known optimum"] = f"{score} = {optimum:.6g}"
-    failed = sum(1 for r in rows if r.get("status") != "ok")
-    notes = [f"{len(rows)} trials in all, {failed} failed (their reasons are in results.csv)."]
-    if multi and any(n not in METHODS for n in names):
-        notes.append(f"scalarized = sum of weight x sign x value / scale over "
-                     f"{', '.join(f'{o.name} (weight {o.weight:g}, scale {o.scale:g})' for o in objectives)}.")
-    files = {"report.html": "the comparison on one page (open it in a browser)", "results.csv": "one row per trial", "summary.csv": "mean/std/median over seeds at each budget",
-             "compare.json": "the settings", "runs/": "each run's own search folder"}
-    if multi:
-        files[PARETO_FILE] = "the Pareto set over every run"
-    report = write_report(out / "report.md", title=f"Comparison: {title}", setup=setup, summary=summary,
-                          plots=captions, pareto=pareto, pareto_columns=[o.name for o in objectives], notes=notes,
-                          files=files)
-    write_html_report(out)
-    return CompareResult(path=out, results=rows, summary=summary, runs=runs, objectives=objectives, pareto=pareto,
-                         pareto_by_strategy=by_strategy, plots=made, report=report, score=score, optimum=optimum)
-
-
-def _pareto_axes(objectives: tuple[Objective, ...], multi: bool, rows: Sequence[Mapping[str, Any]]):
-    """(x objective, y objective) of the Pareto plot: the two objectives of a two-objective
-    comparison, else the first objective against FLOPs (``(None, None)`` without FLOPs)."""
-    if multi and len(objectives) == 2:
-        return objectives[1], objectives[0]
-    if any(isinstance(r.get("flops"), (int, float)) for r in rows) and objectives[0].name != "flops":
-        return Objective("flops", "min"), objectives[0]
-    return None, None
