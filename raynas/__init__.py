@@ -39,7 +39,9 @@ _LAZY = {
     "BlockTeacher": "raynas.train.dna:BlockTeacher",
     "BlockTable": "raynas.block_table:BlockTable",
     "init_ray": "raynas._ray:init_ray",
+    "import_ofa": "raynas.ofa:import_ofa",
 }
+_SUBMODULES = ("ofa",)
 
 __all__ = [
     "Constraints",
@@ -53,6 +55,8 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:  # raynas.ofa.to_ofa(...) after a bare `import raynas`
+        return importlib.import_module(f"raynas.{name}")
     if name in _LAZY:
         module, attr = _LAZY[name].split(":")
         value = getattr(importlib.import_module(module), attr)
@@ -62,4 +66,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))

@@ -148,9 +148,14 @@ class Checkpoint:
 
     @property
     def dataset(self) -> str | None:
-        """The data set the supernet was trained on, as its training config recorded it (or ``None``)."""
+        """The data set the supernet was trained on, as its training config recorded it, or as an
+        imported supernet records it (``meta["dataset"]``, e.g. ``"imagenet"`` for once-for-all's);
+        ``None`` when neither says."""
         config = self.meta.get("train_config")
-        return config.get("dataset") if isinstance(config, dict) else None
+        if isinstance(config, dict) and config.get("dataset"):
+            return config["dataset"]
+        dataset = self.meta.get("dataset")
+        return dataset if isinstance(dataset, str) else None
 
     def supernet(self, map_location: Any = "cpu", *, expect: type | None = None) -> Any:
         """Build the space's supernet and load the checkpoint's weights into it.

@@ -20,6 +20,7 @@ __all__ = [
     "CellSpace",
     "NB201Space",
     "OFAMobileNetV3Space",
+    "OFAProxylessSpace",
     "BigNASMobileNetV2Space",
     "available",
     "get",
@@ -37,6 +38,7 @@ _LAZY = {
     "CellSpace": "search_spaces.cell",
     "NB201Space": "search_spaces.nb201",
     "OFAMobileNetV3Space": "search_spaces.ofa_mbv3",
+    "OFAProxylessSpace": "search_spaces.ofa_proxyless",
     "BigNASMobileNetV2Space": "search_spaces.bignas_mbv2",
 }
 

@@ -13,6 +13,7 @@ _REGISTRY = Registry("search space", {
     "tiny": "search_spaces.tiny:TinySpace",
     "nb201": "search_spaces.nb201:NB201Space",
     "ofa-mbv3": "search_spaces.ofa_mbv3:OFAMobileNetV3Space",
+    "ofa-proxyless": "search_spaces.ofa_proxyless:OFAProxylessSpace",
     "bignas-mbv2": "search_spaces.bignas_mbv2:BigNASMobileNetV2Space",
 })
 

@@ -47,7 +47,7 @@ class MobileNetSpace(SearchSpace):
         stages: the elastic stages (:class:`~raynas.nn.StageSpec` or dicts of its fields).
         resolutions: input resolutions to choose from (increasing).
         in_channels, stem_widths, stem_stride, stem_kernel_size, stem_activation,
-        first_block, head_widths, pooled_widths, head_activation: see
+        first_block, head_widths, pooled_widths, head_activation, bn_eps: see
             :class:`~raynas.nn.MobileNetSpec`.
         num_classes: classifier outputs counted by :meth:`flops` and :meth:`params`, and
             the default of :meth:`build_supernet`.
@@ -72,6 +72,7 @@ class MobileNetSpace(SearchSpace):
         head_widths: Sequence[int | Sequence[int]] = (),
         pooled_widths: Sequence[int | Sequence[int]] = (),
         head_activation: str = "hswish",
+        bn_eps: float = 1e-5,
         num_classes: int = 10,
         name: str = "mobilenet",
     ):
@@ -86,6 +87,7 @@ class MobileNetSpace(SearchSpace):
             head_widths=head_widths,
             pooled_widths=pooled_widths,
             head_activation=head_activation,
+            bn_eps=bn_eps,
         )
         resolutions = _positive_ints("resolutions", resolutions)
         check_positive_int(None, "num_classes", num_classes)
@@ -141,6 +143,7 @@ class MobileNetSpace(SearchSpace):
             "head_widths": [list(w) for w in spec.head_widths],
             "pooled_widths": [list(w) for w in spec.pooled_widths],
             "head_activation": spec.head_activation,
+            "bn_eps": spec.bn_eps,
             "num_classes": num_classes,
         }
         super().__init__(choices, name=name, kwargs=kwargs)

@@ -1,4 +1,4 @@
-"""``raynas``: run | train | search | compare | report | export | latency | predictor. Errors are one line on stderr and exit code 2."""
+"""``raynas``: run | train | search | compare | report | export | latency | predictor | import. Errors are one line on stderr and exit code 2."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from raynas.cli import _compare, _hardware
+from raynas.cli import _compare, _hardware, _import
 from raynas.errors import RaynasError
 
 logger = logging.getLogger("raynas.cli")
@@ -134,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     _hardware.add_search_options(search, _positive_int, _positive_float)
     _hardware.add_commands(sub, _common, _positive_int, _positive_float)
     _compare.add_commands(sub, _common, _positive_int, _positive_float)
+    _import.add_commands(sub, _common)
     return parser
 
 
@@ -209,6 +210,11 @@ def _search(args: argparse.Namespace, checkpoint: str, out: Path, *, resume: boo
         saved = open_checkpoint(checkpoint)
         space = saved.space
         dataset = getattr(args, "dataset", None) or saved.dataset or "digits"
+        from raynas.data import FOLDER_SETS
+
+        if dataset in FOLDER_SETS and not args.data_dir:
+            raise CliError(f"the supernet in {checkpoint!r} evaluates on {dataset!r}, an image folder: give "
+                           "--data-dir ROOT (ROOT/train/<class>/*, ROOT/val/<class>/*) or another --dataset")
         device = "cuda" if getattr(args, "gpus_per_trial", 0) else "cpu"
         evaluator = SupernetEvaluator(checkpoint, dataset=dataset, data_dir=args.data_dir, threads=1, device=device)
         table = _hardware.load_table(args)
@@ -292,7 +298,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"run": _cmd_run, "train": _cmd_train, "search": _cmd_search,
-             "latency": _hardware.cmd_latency, "predictor": _hardware.cmd_predictor, **_compare.COMMANDS}
+             "latency": _hardware.cmd_latency, "predictor": _hardware.cmd_predictor, **_compare.COMMANDS, **_import.COMMANDS}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -80,15 +80,20 @@ def _digits(*, seed: int, val_fraction: float, data_dir: str | None, download: b
 
 
 def _synthetic(*, seed: int, val_fraction: float, data_dir: str | None, download: bool, size: int | None,
-               **_: Any) -> Data:
+               channels: int = 1, side: int = 8, default_size: int = 256, name: str = "synthetic", **_: Any) -> Data:
     """Learnable random data: each class is a fixed random pattern plus noise (for tests)."""
-    n = size or 256
+    n = size or default_size
     rng = np.random.default_rng(seed)
-    num_classes, channels, side = 10, 1, 8
+    num_classes = 10
     prototypes = rng.normal(size=(num_classes, channels, side, side)).astype(np.float32)
     labels = rng.integers(num_classes, size=n)
     x = prototypes[labels] + 0.5 * rng.normal(size=(n, channels, side, side)).astype(np.float32)
-    return _split(x, labels, val_fraction, seed, "synthetic", num_classes)
+    return _split(x, labels, val_fraction, seed, name, num_classes)
+
+
+def _synthetic224(**kwargs: Any) -> Data:
+    """``synthetic`` shaped like ImageNet inputs: 3 x 224 x 224, 10 classes, 48 images (for tests)."""
+    return _synthetic(**kwargs, channels=3, side=224, default_size=48, name="synthetic224")
 
 
 _TORCHVISION = {
@@ -186,6 +191,7 @@ def _folder_loader(name: str) -> Callable[..., Data]:
 _LOADERS: dict[str, Callable[..., Data]] = {
     "digits": _digits,
     "synthetic": _synthetic,
+    "synthetic224": _synthetic224,
     **{name: _torchvision_loader(name) for name in _TORCHVISION},
     **{name: _folder_loader(name) for name in FOLDER_SETS},
 }
@@ -202,7 +208,7 @@ def _check_augment(name: str, augment: str | None) -> str:
         return default_augment(name)
     if augment not in AUGMENTS:
         raise ConfigError(f"augment must be one of {list(AUGMENTS)}, got {augment!r}")
-    if augment != "none" and name in ("digits", "synthetic"):
+    if augment != "none" and name in ("digits", "synthetic", "synthetic224"):
         raise ConfigError(f"augment={augment!r} does not apply to the in-memory data set {name!r} (only 'none'); "
                           f"augmentation applies to {sorted(_TORCHVISION) + list(FOLDER_SETS)}")
     return augment

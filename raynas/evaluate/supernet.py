@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from raynas.checks import check_bool, check_positive_int
+from raynas.checks import check_bool, check_choice, check_positive_int
 from raynas.checkpoint import load_supernet, read_checkpoint
 
 __all__ = ["SupernetEvaluator", "evaluate_subnet", "calibration_batches"]
@@ -35,12 +35,14 @@ def evaluate_subnet(
     calibration: Iterable[torch.Tensor],
     val_loader: DataLoader,
     device: torch.device | str = "cpu",
+    bn_method: str = "torch",
 ) -> dict[str, float]:
-    """Activate ``arch``, re-calibrate BN on ``calibration``, then measure validation accuracy and loss."""
+    """Activate ``arch``, re-calibrate BN on ``calibration`` (``recalibrate_bn(..., method=bn_method)``),
+    then measure validation accuracy and loss."""
     from raynas.nn import recalibrate_bn
 
     net.set_active(arch)
-    recalibrate_bn(net, [x.to(device) for x in calibration])
+    recalibrate_bn(net, [x.to(device) for x in calibration], method=bn_method)
     net.eval()
     correct, total, loss_sum = 0, 0, 0.0
     for x, y in val_loader:
@@ -75,6 +77,9 @@ class SupernetEvaluator:
             evaluations per second of the default NCHW layout for these depthwise-heavy
             nets, see ``benchmarks/results/throughput.md``; equal results up to float
             rounding).
+        bn_method: how BN statistics are re-estimated (``raynas.nn.BN_METHODS``: ``"torch"``
+            or once-for-all's ``"ofa"``); None: what the checkpoint records (a supernet
+            imported from once-for-all records ``"ofa"``), else ``"torch"``.
     """
 
     def __init__(
@@ -89,7 +94,10 @@ class SupernetEvaluator:
         threads: int | None = None,
         device: str = "cpu",
         channels_last: bool = True,
+        bn_method: str | None = None,
     ):
+        from raynas.nn import BN_METHODS
+
         check_positive_int(None, "calibration_batches", calibration_batches)
         check_positive_int(None, "batch_size", batch_size)
         check_bool(None, "channels_last", channels_last)
@@ -103,7 +111,11 @@ class SupernetEvaluator:
         self.device = device
         self.channels_last = channels_last
         # Fail early, in the driver, on a bad checkpoint.
-        self._file = read_checkpoint(self.checkpoint)["path"]
+        info = read_checkpoint(self.checkpoint)
+        self._file = info["path"]
+        if bn_method is None:
+            bn_method = info["meta"].get("bn_method", "torch")
+        self.bn_method = check_choice(None, "bn_method", bn_method, BN_METHODS)
 
     def _state(self) -> tuple[Any, list[torch.Tensor], DataLoader]:
         from raynas.data import load
@@ -133,7 +145,8 @@ class SupernetEvaluator:
     def __call__(self, arch: Mapping[str, Any]) -> dict[str, float]:
         net, calib, val = self._state()
         arch = net.space.canonical(arch)
-        metrics = evaluate_subnet(net, arch, calibration=calib, val_loader=val, device=self.device)
+        metrics = evaluate_subnet(net, arch, calibration=calib, val_loader=val, device=self.device,
+                                  bn_method=self.bn_method)
         if not math.isfinite(metrics["loss"]):
             logger.warning("non-finite validation loss for %s", arch)
         metrics["flops"] = float(net.space.flops(arch))

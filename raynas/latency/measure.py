@@ -147,7 +147,8 @@ class _Head(nn.Module):
         self.classifier = classifier
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.pooled(self.head(x).mean([2, 3], keepdim=True))
+        x = self.head(x)
+        x = self.pooled(x.mean(3, keepdim=True).mean(2, keepdim=True))
         return self.classifier(torch.flatten(x, 1))
 
 

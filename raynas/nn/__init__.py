@@ -5,7 +5,7 @@ Each elastic layer owns one maximal weight and slices it in ``forward``; only
 active path into plain ``torch.nn`` layers that compute exactly the same function.
 """
 
-from raynas.nn.bn import bn_layers, recalibrate_bn
+from raynas.nn.bn import BN_METHODS, bn_layers, recalibrate_bn
 from raynas.nn.cell import (
     CELL_OPS,
     Cell,
@@ -61,6 +61,7 @@ __all__ = [
     "se_channels",
     "bn_layers",
     "recalibrate_bn",
+    "BN_METHODS",
     "CELL_OPS",
     "CellOp",
     "CellSpec",

@@ -17,6 +17,7 @@ from raynas.nn.ops import (
     ElasticLinear,
     ElasticSqueezeExcite,
     export_activation,
+    global_mean,
 )
 from raynas.nn.specs import ACTIVATIONS, BlockPlan, MobileNetArch, MobileNetSpec, StageSpec
 from raynas.nn.static import InvertedResidual, MobileNet
@@ -31,7 +32,7 @@ class ElasticLayers:
 
     Each constructor is called with the maximal sizes:
     ``conv(max_in, max_out, kernel_size, stride)``, ``depthwise(max_channels, kernel_sizes, stride)``,
-    ``norm(max_channels)``, ``se(max_channels)``, ``linear(max_in, max_out)``, and
+    ``norm(max_channels, eps=...)``, ``se(max_channels)``, ``linear(max_in, max_out)``, and
     ``activations[name]()``. Replacements must offer the same ``export``/``permute_*`` methods.
     """
 
@@ -97,6 +98,7 @@ class ElasticInvertedResidual(nn.Module):
         has_expand: bool,
         residual: bool,
         layers: ElasticLayers,
+        bn_eps: float = 1e-5,
     ):
         super().__init__()
         if not has_expand and max_hidden_channels != max_in_channels:
@@ -104,7 +106,7 @@ class ElasticInvertedResidual(nn.Module):
         self.expand = (
             ElasticConvNormAct(
                 layers.conv(max_in_channels, max_hidden_channels, 1, 1),
-                layers.norm(max_hidden_channels),
+                layers.norm(max_hidden_channels, eps=bn_eps),
                 layers.activation(activation),
             )
             if has_expand
@@ -112,12 +114,12 @@ class ElasticInvertedResidual(nn.Module):
         )
         self.depthwise = ElasticConvNormAct(
             layers.depthwise(max_hidden_channels, kernel_sizes, stride),
-            layers.norm(max_hidden_channels),
+            layers.norm(max_hidden_channels, eps=bn_eps),
             layers.activation(activation),
         )
         self.se = layers.se(max_hidden_channels) if se else None
         self.project = ElasticConvNormAct(
-            layers.conv(max_hidden_channels, max_out_channels, 1, 1), layers.norm(max_out_channels), None
+            layers.conv(max_hidden_channels, max_out_channels, 1, 1), layers.norm(max_out_channels, eps=bn_eps), None
         )
         self.residual = residual
 
@@ -174,8 +176,8 @@ class ElasticMobileNet(Supernet):
 
     Forward: resize the input to the active resolution (bilinear, ``align_corners=False``,
     no antialiasing) when its spatial size differs, stem, optional fixed first block, the
-    first ``depth`` blocks of every stage, head convs, global mean pool, pooled convs,
-    dropout (train mode, largest child), linear classifier.
+    first ``depth`` blocks of every stage, head convs, global mean pool (``x.mean(3).mean(2)``,
+    once-for-all's order), pooled convs, dropout (train mode, largest child), linear classifier.
 
     Args:
         space: the search space; it must offer ``canonical(arch)``, ``largest()`` and
@@ -194,7 +196,7 @@ class ElasticMobileNet(Supernet):
         width = spec.stem_widths[-1]
         self.stem = ElasticConvNormAct(
             layers.conv(spec.in_channels, width, spec.stem_kernel_size, spec.stem_stride),
-            layers.norm(width),
+            layers.norm(width, eps=spec.bn_eps),
             layers.activation(spec.stem_activation),
         )
         self.first_block = None
@@ -212,7 +214,9 @@ class ElasticMobileNet(Supernet):
         for widths in spec.head_widths:
             self.head.append(
                 ElasticConvNormAct(
-                    layers.conv(width, widths[-1], 1, 1), layers.norm(widths[-1]), layers.activation(spec.head_activation)
+                    layers.conv(width, widths[-1], 1, 1),
+                    layers.norm(widths[-1], eps=spec.bn_eps),
+                    layers.activation(spec.head_activation),
                 )
             )
             width = widths[-1]
@@ -243,6 +247,7 @@ class ElasticMobileNet(Supernet):
             has_expand=stage.has_expand,
             residual=spec.residual(stage_index, index),
             layers=layers,
+            bn_eps=spec.bn_eps,
         )
 
     # -- activation --------------------------------------------------------------------------
@@ -287,7 +292,7 @@ class ElasticMobileNet(Supernet):
         """Head convs, global mean pool, pooled convs, dropout (train mode only), classifier."""
         for conv in self.head:
             x = conv(x)
-        x = x.mean([2, 3], keepdim=True)
+        x = global_mean(x)
         for conv in self.pooled:
             x = conv(x)
         x = torch.flatten(x, 1)
@@ -308,7 +313,8 @@ class ElasticMobileNet(Supernet):
     def extract(self, arch: Mapping[str, Any] | None = None) -> MobileNet:
         """A standalone :class:`~raynas.nn.MobileNet` (eval mode) with weights copied for ``arch``.
 
-        ``arch`` defaults to the active architecture; the active one is not changed.
+        ``arch`` defaults to the active architecture; the active one is not changed. The
+        subnet's parameters and buffers have the supernet's dtype and device.
         """
         arch = self.active_arch if arch is None else self.space.canonical(arch)
         config: MobileNetArch = self.space.decode(arch)

@@ -27,6 +27,7 @@ __all__ = [
     "ElasticLinear",
     "SqueezeExcite",
     "export_activation",
+    "global_mean",
 ]
 
 
@@ -53,6 +54,20 @@ def se_channels(channels: int, reduction: int = 4, divisor: int = 8) -> int:
 def _check_width(name: str, value: int, maximum: int) -> None:
     if not 1 <= value <= maximum:
         raise ValueError(f"{name} must be in [1, {maximum}], got {value!r}")
+
+
+def _factory(tensor: torch.Tensor) -> dict:
+    """``device=`` and ``dtype=`` of ``tensor``: exported layers are built where, and in the precision, the supernet is."""
+    return {"device": tensor.device, "dtype": tensor.dtype}
+
+
+def global_mean(x: torch.Tensor) -> torch.Tensor:
+    """Mean over the spatial dimensions, keeping them: ``x.mean(3).mean(2)`` in once-for-all's order.
+
+    The order matters in the last float32 bits; this is the order once-for-all pools in (global
+    pooling and squeeze-excitation), so supernets imported from it compute its logits exactly.
+    """
+    return x.mean(3, keepdim=True).mean(2, keepdim=True)
 
 
 def export_activation(activation: nn.Module | None) -> nn.Module:
@@ -96,13 +111,14 @@ class ElasticConv2d(nn.Module):
         if kernel_size not in (None, self.kernel_size):
             raise ValueError(f"kernel_size of this conv is fixed at {self.kernel_size}, got {kernel_size!r}")
         conv = nn.Conv2d(
-            in_channels, out_channels, self.kernel_size, self.stride, self.kernel_size // 2, bias=self.bias is not None
+            in_channels, out_channels, self.kernel_size, self.stride, self.kernel_size // 2, bias=self.bias is not None,
+            **_factory(self.weight),
         )
         with torch.no_grad():
             conv.weight.copy_(self.weight[:out_channels, :in_channels])
             if self.bias is not None:
                 conv.bias.copy_(self.bias[:out_channels])
-        return conv.to(self.weight.device)
+        return conv
 
     def in_channel_importance(self) -> torch.Tensor:
         """L1 norm of the maximal weight per input channel."""
@@ -178,10 +194,11 @@ class ElasticDepthwiseConv2d(nn.Module):
         _check_width("in_channels", in_channels, self.max_channels)
         if out_channels not in (None, in_channels):
             raise ValueError(f"a depthwise conv has out_channels == in_channels ({in_channels}), got {out_channels!r}")
-        conv = nn.Conv2d(in_channels, in_channels, kernel_size, self.stride, kernel_size // 2, groups=in_channels, bias=False)
+        conv = nn.Conv2d(in_channels, in_channels, kernel_size, self.stride, kernel_size // 2, groups=in_channels,
+                         bias=False, **_factory(self.weight))
         with torch.no_grad():
             conv.weight.copy_(self.kernel(in_channels, kernel_size))
-        return conv.to(self.weight.device)
+        return conv
 
     @torch.no_grad()
     def permute_channels(self, order: torch.Tensor) -> None:
@@ -224,7 +241,8 @@ class ElasticBatchNorm2d(nn.BatchNorm2d):
     def export(self, channels: int) -> nn.BatchNorm2d:
         """A plain ``nn.BatchNorm2d`` (same train/eval mode) with the first ``channels`` parameters and statistics copied."""
         _check_width("channels", channels, self.num_features)
-        bn = nn.BatchNorm2d(channels, self.eps, self.momentum, self.affine, self.track_running_stats)
+        source = self.running_mean if self.running_mean is not None else self.weight
+        bn = nn.BatchNorm2d(channels, self.eps, self.momentum, self.affine, self.track_running_stats, **_factory(source))
         with torch.no_grad():
             if self.affine:
                 bn.weight.copy_(self.weight[:channels])
@@ -234,7 +252,7 @@ class ElasticBatchNorm2d(nn.BatchNorm2d):
                 bn.running_var.copy_(self.running_var[:channels])
                 bn.num_batches_tracked.copy_(self.num_batches_tracked)
         bn.train(self.training)
-        return bn.to(self.running_mean.device if self.running_mean is not None else self.weight.device)
+        return bn
 
     @torch.no_grad()
     def permute_channels(self, order: torch.Tensor) -> None:
@@ -255,7 +273,7 @@ class SqueezeExcite(nn.Module):
         self.gate = nn.Hardsigmoid()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        scale = x.mean([2, 3], keepdim=True)
+        scale = global_mean(x)
         scale = self.gate(self.expand(self.act(self.reduce(scale))))
         return x * scale
 
@@ -283,7 +301,7 @@ class ElasticSqueezeExcite(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         channels = x.shape[1]
         mid = self.mid_channels(channels)
-        scale = x.mean([2, 3], keepdim=True)
+        scale = global_mean(x)
         scale = F.relu(F.conv2d(scale, self.reduce_weight[:mid, :channels], self.reduce_bias[:mid]))
         scale = F.hardsigmoid(F.conv2d(scale, self.expand_weight[:channels, :mid], self.expand_bias[:channels]))
         return x * scale
@@ -292,13 +310,13 @@ class ElasticSqueezeExcite(nn.Module):
         """A static :class:`SqueezeExcite` for ``channels`` input channels, weights copied."""
         _check_width("channels", channels, self.max_channels)
         mid = self.mid_channels(channels)
-        se = SqueezeExcite(channels, mid)
+        se = SqueezeExcite(channels, mid).to(**_factory(self.reduce_weight))
         with torch.no_grad():
             se.reduce.weight.copy_(self.reduce_weight[:mid, :channels])
             se.reduce.bias.copy_(self.reduce_bias[:mid])
             se.expand.weight.copy_(self.expand_weight[:channels, :mid])
             se.expand.bias.copy_(self.expand_bias[:channels])
-        return se.to(self.reduce_weight.device)
+        return se
 
     @torch.no_grad()
     def permute_channels(self, order: torch.Tensor) -> None:
@@ -342,12 +360,12 @@ class ElasticLinear(nn.Module):
         out_features = self.active_out_features if out_features is None else out_features
         _check_width("in_features", in_features, self.max_in_features)
         _check_width("out_features", out_features, self.max_out_features)
-        linear = nn.Linear(in_features, out_features, bias=self.bias is not None)
+        linear = nn.Linear(in_features, out_features, bias=self.bias is not None, **_factory(self.weight))
         with torch.no_grad():
             linear.weight.copy_(self.weight[:out_features, :in_features])
             if self.bias is not None:
                 linear.bias.copy_(self.bias[:out_features])
-        return linear.to(self.weight.device)
+        return linear
 
     def extra_repr(self) -> str:
         return f"{self.max_in_features}, {self.max_out_features}, bias={self.bias is not None}"

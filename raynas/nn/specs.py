@@ -187,6 +187,8 @@ class MobileNetSpec:
         head_widths: widths of the 1x1 convs before pooling; each an int or a tuple of choices.
         pooled_widths: widths of the 1x1 convs after pooling; each an int or a tuple of choices.
         head_activation: activation of the head and pooled convs.
+        bn_eps: the ``eps`` of every BatchNorm (once-for-all: 1e-5 for MobileNetV3, 1e-3 for
+            ProxylessNAS).
     """
 
     stages: tuple[StageSpec, ...]
@@ -199,9 +201,13 @@ class MobileNetSpec:
     head_widths: tuple[tuple[int, ...], ...] = ()
     pooled_widths: tuple[tuple[int, ...], ...] = ()
     head_activation: str = "hswish"
+    bn_eps: float = 1e-5
 
     def __post_init__(self) -> None:
         owner = "MobileNetSpec"
+        if isinstance(self.bn_eps, bool) or not isinstance(self.bn_eps, (int, float)) or not 0 < self.bn_eps < 1:
+            raise ConfigError(f"{owner}.bn_eps must be a number in (0, 1), got {self.bn_eps!r}")
+        object.__setattr__(self, "bn_eps", float(self.bn_eps))
         if isinstance(self.stages, (str, bytes, Mapping)) or not isinstance(self.stages, Sequence) or not self.stages:
             raise ConfigError(f"{owner}.stages must be a non-empty sequence of StageSpec, got {self.stages!r}")
         object.__setattr__(self, "stages", tuple(StageSpec.from_dict(s) for s in self.stages))

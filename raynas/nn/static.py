@@ -75,7 +75,7 @@ class MobileNet(nn.Module):
                 x, size=[self.resolution, self.resolution], mode="bilinear", align_corners=False, antialias=False
             )
         x = self.head(self.blocks(self.stem(x)))
-        x = self.pooled(x.mean([2, 3], keepdim=True))
+        x = self.pooled(x.mean(3, keepdim=True).mean(2, keepdim=True))  # once-for-all's order
         return torch.flatten(x, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

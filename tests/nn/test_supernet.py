@@ -251,3 +251,18 @@ def test_set_active_rejects_bad_archs(space, net):
     with pytest.raises(InvalidArchitecture, match="'s1.depth'"):
         net.set_active({**space.largest(), "s1.depth": 4})
     assert net.active_arch == space.largest()
+
+
+def test_extract_keeps_the_supernets_dtype():
+    import search_spaces
+
+    space = search_spaces.get("tiny")
+    net = space.build_supernet().double().eval()
+    arch = space.largest()
+    net.set_active(arch)
+    subnet = net.extract(arch)
+    assert {p.dtype for p in subnet.parameters()} == {torch.float64}
+    assert {b.dtype for n, b in subnet.named_buffers() if not n.endswith("num_batches_tracked")} == {torch.float64}
+    x = torch.randn(2, *space.input_shape(arch), dtype=torch.float64)
+    with torch.no_grad():
+        assert torch.equal(subnet(x), net(x))
