@@ -127,12 +127,18 @@ class TrainingMethod:
     """
 
     name = ""
+    per_batch_resolution = False
+    """True: image folders are read at one resolution per batch, drawn from the space's and the
+    same on every worker, and :meth:`at_batch_resolution` gives each subnet of the step that
+    resolution (once-for-all). False: batches come at the largest resolution and each
+    subnet's own is reached by resizing on the device (BigNAS)."""
 
     def __init__(self, config: TrainConfig, space: Any, precision: Precision | None = None):
         self.config = config
         self.space = space
         self.precision = precision or Precision()
         self.step_archs: list[dict[str, Any]] = []  # subnets back-propagated in the current step
+        self.batch_resolution: int | None = None  # set by the loop: the resolution the batch was prepared at
 
     def setup(self, net: torch.nn.Module) -> None:
         """Called once on the freshly built supernet, before a checkpoint (if any) is loaded."""
@@ -167,6 +173,12 @@ class TrainingMethod:
         """Restore :meth:`state_dict` output; ``net`` already holds the checkpoint's weights."""
 
     # -- helpers for subclasses ----------------------------------------------------------------
+    def at_batch_resolution(self, arch: dict[str, Any]) -> dict[str, Any]:
+        """``arch`` at the batch's resolution when the batch was prepared at one (image folders)."""
+        if self.batch_resolution is None or "resolution" not in arch:
+            return arch
+        return {**arch, "resolution": self.batch_resolution}
+
     def forward(self, net: torch.nn.Module, x: torch.Tensor, dropout: float = 0.0) -> torch.Tensor:
         with self.precision.autocast():
             return net(x, dropout=dropout)

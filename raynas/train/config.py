@@ -56,6 +56,19 @@ class TrainConfig:
     if interrupted, leaving a checkpoint that ``resume`` continues; for tests and for
     splitting a long run), ``max_nonfinite_steps`` (non-finite steps skipped in a row
     before the run fails).
+
+    Data: ``dataset`` names a set of :func:`raynas.data.available` (``"custom"`` for Dataset
+    objects given as ``train(config, out, data=raynas.data.from_datasets(...))``);
+    ``folder`` and ``imagenet`` read the image folder ``data_dir``. ``augment`` picks the
+    training recipe (None: the data set's default, see :mod:`raynas.data.transforms`);
+    ``loader_workers`` the ``DataLoader`` processes per Ray Train worker (None: 2 for image
+    folders, 0 for in-memory sets); ``skip_corrupt`` skips and counts unreadable images
+    instead of failing. Image folders are read at the resolution the method samples: one per
+    batch, the same on every worker (``progressive``, ``uniform`` with uniform sampling), or
+    the largest, resized on the device per subnet (``sandwich``, FLOPs-bucket sampling).
+    After every epoch the smallest and largest subnets are re-calibrated on ``calib_images``
+    training images (None: 4 batches) and validated on ``val_images`` (None: all), fixed
+    seeded subsets.
     """
 
     space: str = "tiny"
@@ -93,6 +106,11 @@ class TrainConfig:
     max_nonfinite_steps: int = 10
     teacher: str | None = None
     dna_candidates: int = 1000
+    augment: str | None = None
+    loader_workers: int | None = None
+    val_images: int | None = None
+    calib_images: int | None = None
+    skip_corrupt: bool = False
 
     def __post_init__(self) -> None:
         owner = "TrainConfig"
@@ -108,7 +126,8 @@ class TrainConfig:
             check_float(owner, name, getattr(self, name), low=0.0, high=1.0, low_open=True)
         for name in ("dropout", "label_smoothing"):
             check_float(owner, name, getattr(self, name), low=0.0, high=1.0, high_open=True)
-        for name in ("download", "use_gpu", "amp", "channels_last"):
+        self._check_data()
+        for name in ("download", "use_gpu", "amp", "channels_last", "skip_corrupt"):
             check_bool(owner, name, getattr(self, name))
         check_choice(owner, "method", self.method, METHOD_NAMES)
         check_choice(owner, "sampling", self.sampling, SAMPLINGS)
@@ -132,6 +151,27 @@ class TrainConfig:
             if self.stop_after_epoch > self.epochs:
                 raise ConfigError(f"{owner}.stop_after_epoch must be <= epochs ({self.epochs}), "
                                   f"got {self.stop_after_epoch!r}")
+
+    def _check_data(self) -> None:
+        from raynas.data import AUGMENTS, CUSTOM, available
+
+        owner = "TrainConfig"
+        if not isinstance(self.dataset, str):
+            raise ConfigError(f"{owner}.dataset must be a data set name, one of {available() + [CUSTOM]}, got a "
+                              f"{type(self.dataset).__name__}; give Dataset objects as train(config, out, "
+                              f"data=raynas.data.from_datasets(train, val, num_classes)) with dataset={CUSTOM!r}")
+        check_choice(owner, "dataset", self.dataset, available() + [CUSTOM])
+        if self.augment is not None:
+            check_choice(owner, "augment", self.augment, list(AUGMENTS))
+        for name in ("loader_workers", "val_images", "calib_images"):
+            if getattr(self, name) is not None:
+                check_positive_int(owner, name, getattr(self, name), allow_zero=name == "loader_workers")
+        if self.method == "dna" and self.dataset not in ("digits", "synthetic", "cifar10", "cifar100", "mnist",
+                                                         "fashionmnist"):
+            raise ConfigError(f"{owner}.method 'dna' trains on block features of an in-memory data set (digits, "
+                              f"synthetic or a torchvision set), got dataset {self.dataset!r}")
+        if self.data_dir is not None and (not isinstance(self.data_dir, str) or not self.data_dir):
+            raise ConfigError(f"{owner}.data_dir must be a path or None, got {self.data_dir!r}")
 
     def _check_phase_epochs(self) -> None:
         value = self.phase_epochs

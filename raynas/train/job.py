@@ -16,7 +16,7 @@ from raynas.train.config import TrainConfig
 from raynas.train.loop import STATE_FILE, train_loop_per_worker
 from raynas.train.outputs import SUPERNET_FILE, TrainResult, log_stopped, prepare_run, write_history
 
-__all__ = ["train", "TrainResult", "RUN_FILE", "worker_error"]
+__all__ = ["train", "TrainResult", "RUN_FILE", "worker_error", "check_training_input"]
 
 RUN_FILE = "train_run.json"
 
@@ -31,6 +31,7 @@ def train(
     overwrite: bool = False,
     storage_path: str | None = None,
     address: str | None = None,
+    data: Any = None,
 ) -> TrainResult:
     """Train a supernet with ``config`` as a Ray Train job and write it to ``out_dir``.
 
@@ -47,7 +48,17 @@ def train(
     so the saved values win and a differing request is logged.
 
     ``method="dna"`` runs :func:`raynas.train.dna.train_dna` instead (one Ray task per block).
+
+    ``data``: Dataset objects (:func:`raynas.data.from_datasets`) for ``config.dataset ==
+    "custom"``; they travel to every worker with the job. Everything that can be checked
+    without training is checked before ``out_dir`` is touched and before Ray starts: the
+    configuration, the data set (an image folder's layout and every image's header), and
+    that the images have the channels the space takes.
     """
+    if not isinstance(config, TrainConfig):
+        raise ConfigError(f"config must be a TrainConfig, got {type(config).__name__}")
+    if not resume:
+        check_training_input(config, data)
     if config.method == "dna":  # block-wise: one Ray task per block, not a TorchTrainer job
         if storage_path is not None:
             raise ConfigError(f"storage_path applies to the Ray Train methods, not 'dna' (its block checkpoints live "
@@ -74,7 +85,7 @@ def train(
     init_ray(address)
     trainer = TorchTrainer(
         train_loop_per_worker,
-        train_loop_config=config.to_dict(),
+        train_loop_config={"config": config.to_dict(), "data": data},
         scaling_config=ray.train.ScalingConfig(
             num_workers=config.num_workers,
             use_gpu=config.use_gpu,
@@ -109,6 +120,25 @@ def train(
     logger.info("supernet written to %s", out / SUPERNET_FILE)
     return TrainResult(out_dir=out, checkpoint=out / SUPERNET_FILE, history=history,
                        ray_checkpoint=result.checkpoint.path, epochs_done=done)
+
+
+def check_training_input(config: TrainConfig, data: Any = None) -> None:
+    """Raise, before anything is written or started, on data that cannot train ``config``'s space."""
+    import search_spaces
+
+    from raynas.data import CUSTOM, Data
+    from raynas.train.loop import check_channels, load_data
+
+    if data is not None and not isinstance(data, Data):
+        raise ConfigError(f"data must be a raynas.data.Data (raynas.data.from_datasets(train, val, num_classes)), got "
+                          f"{type(data).__name__}")
+    if data is not None and config.dataset != CUSTOM:
+        raise ConfigError(f"data= was given, so TrainConfig.dataset must be {CUSTOM!r}, got {config.dataset!r}")
+    space = search_spaces.get(config.space, **config.space_kwargs)
+    if data is None and config.download:
+        return  # the workers download it; nothing to read here yet
+    data = data if data is not None else load_data(config, check_images=True)
+    check_channels(space, data)
 
 
 def worker_error(error: BaseException) -> BaseException | None:

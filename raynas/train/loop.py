@@ -24,7 +24,6 @@ from typing import Any, Iterator
 
 import torch
 import torch.distributed as dist
-from torch.utils.data import DataLoader, DistributedSampler
 
 from raynas.errors import ConfigError
 from raynas.train._base import NonFiniteLoss, Precision, lr_multiplier, sgd, untracked_bn_statistics
@@ -33,7 +32,8 @@ from raynas.train.methods import get_method
 from raynas.train.outputs import SUPERNET_FILE
 
 __all__ = ["train_loop_per_worker", "run_training", "train_in_process", "RaySession", "LocalSession",
-           "lr_multiplier", "SUPERNET_FILE", "STATE_FILE"]
+           "lr_multiplier", "SUPERNET_FILE", "STATE_FILE", "load_data", "check_channels", "loader_resolutions",
+           "loader_workers"]
 
 logger = logging.getLogger(__name__)
 
@@ -164,16 +164,18 @@ class _Worker:
     params: list[torch.nn.Parameter]
     optimizer: torch.optim.Optimizer
     scheduler: Any
-    sampler: DistributedSampler
-    loader: DataLoader
-    calibration: list[torch.Tensor]
-    val_loader: DataLoader
+    data: Any
+    loader: Any  # raynas.data.StreamingLoader
+    evaluation: Any  # raynas.data.EvalData on rank 0, else None
     nonfinite_in_a_row: int = 0
 
 
-def run_training(cfg: TrainConfig, session: Any) -> list[dict[str, Any]]:
-    """Train as one worker of ``session``; return the history of per-epoch metrics."""
-    w = _build(cfg, session)
+def run_training(cfg: TrainConfig, session: Any, data: Any = None) -> list[dict[str, Any]]:
+    """Train as one worker of ``session``; return the history of per-epoch metrics.
+
+    ``data``: a :class:`raynas.data.Data` (``cfg.dataset == "custom"``); None loads ``cfg.dataset``.
+    """
+    w = _build(cfg, session, data)
     start_epoch, history = _restore(w, session)
     stop = min(cfg.epochs if cfg.stop_after_epoch is None else cfg.stop_after_epoch, cfg.epochs)
     for epoch in range(start_epoch, stop):
@@ -190,24 +192,66 @@ def run_training(cfg: TrainConfig, session: Any) -> list[dict[str, Any]]:
     return history
 
 
-def _build(cfg: TrainConfig, session: Any) -> _Worker:
+def loader_resolutions(space: Any, data: Any, per_batch: bool) -> int | tuple[int, ...] | None:
+    """The resolutions training batches are prepared at: None for in-memory data (the network
+    resizes); for image folders every resolution of the space (one drawn per batch) when
+    ``per_batch``, else the largest (resized on the device per subnet)."""
+    if not data.resizes:
+        return None
+    values = space.choices.get("resolution")
+    if values is None:  # a space of one input size
+        return int(space.input_shape(space.largest())[-1])
+    return tuple(int(v) for v in values) if per_batch else int(max(values))
+
+
+def check_channels(space: Any, data: Any) -> None:
+    """Raise when ``data``'s images have another channel count than the subnets of ``space`` take."""
+    wanted = int(space.input_shape(space.smallest())[0])
+    if wanted != data.in_channels:
+        raise ConfigError(
+            f"data set {data.name!r} has {data.in_channels}-channel images but space {space.name!r} takes "
+            f"in_channels={wanted}; build the space with in_channels={data.in_channels} (--space-option "
+            f"in_channels={data.in_channels}, or TrainConfig(space_kwargs={{'in_channels': {data.in_channels}}}))"
+        )
+
+
+def load_data(cfg: TrainConfig, *, download: bool = False, check_images: bool = False) -> Any:
+    """The data set ``cfg`` names (not ``custom``: that one comes as Dataset objects)."""
+    from raynas.data import CUSTOM, load
+
+    if cfg.dataset == CUSTOM:
+        raise ConfigError(f"TrainConfig.dataset={CUSTOM!r} takes its data as Dataset objects: "
+                          "train(config, out, data=raynas.data.from_datasets(train, val, num_classes))")
+    return load(cfg.dataset, seed=cfg.seed, data_dir=cfg.data_dir, download=download, augment=cfg.augment,
+                skip_corrupt=cfg.skip_corrupt, check_images=check_images)
+
+
+def loader_workers(cfg: TrainConfig, data: Any) -> int:
+    """``cfg.loader_workers``, or 2 for image folders and 0 for in-memory data."""
+    if cfg.loader_workers is not None:
+        return cfg.loader_workers
+    return 2 if data.resizes else 0
+
+
+def _build(cfg: TrainConfig, session: Any, data: Any = None) -> _Worker:
     """The data, the supernet, the method, the optimizer and the schedule of one worker."""
     import search_spaces
-    from raynas.data import load
-    from raynas.evaluate.supernet import calibration_batches
+    from raynas.data import EvalData, StreamingLoader
 
     rank, world_size = session.rank, session.world_size
     torch.set_num_threads(cfg.threads_per_worker)
     device = session.device(cfg)
     memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
     space = search_spaces.get(cfg.space, **cfg.space_kwargs)
-    # With --download, the first worker of each node fetches the set while the others wait.
-    downloader = cfg.download and session.local_rank == 0
-    if cfg.download and world_size > 1 and not downloader:
-        dist.barrier()
-    data = load(cfg.dataset, seed=cfg.seed, data_dir=cfg.data_dir, download=downloader)
-    if cfg.download and world_size > 1 and downloader:
-        dist.barrier()
+    if data is None:
+        # With --download, the first worker of each node fetches the set while the others wait.
+        downloader = cfg.download and session.local_rank == 0
+        if cfg.download and world_size > 1 and not downloader:
+            dist.barrier()
+        data = load_data(cfg, download=downloader)
+        if cfg.download and world_size > 1 and downloader:
+            dist.barrier()
+    check_channels(space, data)
     torch.manual_seed(cfg.seed)  # identical initial weights on every worker
     net = space.build_supernet(num_classes=data.num_classes)
     precision = Precision.for_config(cfg, device)
@@ -215,17 +259,20 @@ def _build(cfg: TrainConfig, session: Any) -> _Worker:
     method.setup(net)
     net.to(device=device, memory_format=memory_format)
     optimizer = sgd(cfg, net.named_parameters())
-    sampler = DistributedSampler(data.train, num_replicas=world_size, rank=rank, shuffle=True, seed=cfg.seed)
-    loader = DataLoader(data.train, batch_size=cfg.batch_size, sampler=sampler,
-                        drop_last=len(data.train) // world_size > cfg.batch_size, pin_memory=device.type == "cuda")
+    workers = loader_workers(cfg, data)
+    loader = StreamingLoader(data.train, batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed, rank=rank,
+                             world_size=world_size, workers=workers,
+                             drop_last=len(data.train) // world_size > cfg.batch_size, pin_memory=device.type == "cuda",
+                             resolutions=loader_resolutions(net.space, data, method.per_batch_resolution))
     steps_per_epoch = len(loader)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: method.lr_multiplier(step, steps_per_epoch))
+    evaluation = None
+    if rank == 0:
+        evaluation = EvalData(data, calib_images=cfg.calib_images, calibration_batches=4, batch_size=cfg.batch_size,
+                              val_images=cfg.val_images, seed=cfg.seed, workers=workers)
     return _Worker(cfg=cfg, rank=rank, world_size=world_size, device=device, memory_format=memory_format, net=net,
                    method=method, precision=precision, params=[p for p in net.parameters() if p.requires_grad],
-                   optimizer=optimizer, scheduler=scheduler, sampler=sampler, loader=loader,
-                   calibration=calibration_batches(data.train, num_batches=4, batch_size=cfg.batch_size,
-                                                   seed=cfg.seed),
-                   val_loader=DataLoader(data.val, batch_size=256))
+                   optimizer=optimizer, scheduler=scheduler, data=data, loader=loader, evaluation=evaluation)
 
 
 def _restore(w: _Worker, session: Any) -> tuple[int, list[dict[str, Any]]]:
@@ -260,13 +307,15 @@ def _train_epoch(w: _Worker, epoch: int) -> dict[str, Any]:
     # Per-epoch seeds (after the method's own set-up) make a resumed run repeat the uninterrupted one.
     torch.manual_seed(w.cfg.seed * 100_003 + epoch * 1_009 + w.rank)
     rng = random.Random(f"{w.cfg.seed}/{epoch}/{w.rank}")
-    w.sampler.set_epoch(epoch)
+    w.loader.set_epoch(epoch)
+    waited, unreadable = w.loader.wait_s, w.loader.skipped
     w.net.train()
     sums: dict[str, float] = {}
     steps, skipped = 0, 0
     with untracked_bn_statistics(w.net):
         for index, (x, y) in enumerate(w.loader):
             x = x.to(w.device, non_blocking=True).contiguous(memory_format=w.memory_format)
+            w.method.batch_resolution = int(x.shape[-1]) if w.data.resizes else None
             losses = _train_step(w, x, y.to(w.device, non_blocking=True), rng, epoch, index)
             if losses is None:
                 skipped += 1
@@ -275,8 +324,12 @@ def _train_epoch(w: _Worker, epoch: int) -> dict[str, Any]:
             for k, v in losses.items():
                 sums[k] = sums.get(k, 0.0) + v
     metrics: dict[str, Any] = {k: v / max(steps, 1) for k, v in sums.items()}
-    metrics.update(epoch=epoch + 1, lr=w.scheduler.get_last_lr()[0], skipped_steps=skipped,
-                   epoch_time_s=time.perf_counter() - started, **w.method.epoch_info())
+    elapsed = time.perf_counter() - started
+    waited = w.loader.wait_s - waited
+    metrics.update(epoch=epoch + 1, lr=w.scheduler.get_last_lr()[0], skipped_steps=skipped, epoch_time_s=elapsed,
+                   data_wait_s=waited, data_wait_share=waited / max(elapsed, 1e-9), **w.method.epoch_info())
+    if w.data.resizes:
+        metrics["skipped_images"] = w.loader.skipped - unreadable
     return metrics
 
 
@@ -337,7 +390,9 @@ def _validate(w: _Worker) -> dict[str, float]:
     metrics = {}
     # The largest last, so the saved BN statistics are the largest subnet's.
     for label, arch in (("smallest", w.net.space.smallest()), ("largest", w.net.space.largest())):
-        result = evaluate_subnet(w.net, arch, calibration=w.calibration, val_loader=w.val_loader, device=w.device)
+        resolution = int(w.net.space.input_shape(arch)[-1])  # image folders: images prepared at it
+        result = evaluate_subnet(w.net, arch, calibration=w.evaluation.calibration(resolution),
+                                 val_loader=w.evaluation.validation(resolution), device=w.device)
         metrics[f"val_accuracy_{label}"] = result["accuracy"]
         metrics[f"val_loss_{label}"] = result["loss"]
     return metrics
@@ -361,11 +416,12 @@ def _report(w: _Worker, session: Any, metrics: dict[str, Any], history: list[dic
 
 
 def train_loop_per_worker(config_dict: dict[str, Any]) -> None:
-    """Ray Train entry point."""
-    run_training(TrainConfig.from_dict(config_dict), RaySession())
+    """Ray Train entry point: ``{"config": TrainConfig.to_dict(), "data": Data or None}``."""
+    run_training(TrainConfig.from_dict(config_dict["config"]), RaySession(), config_dict.get("data"))
 
 
-def train_in_process(config: TrainConfig, directory: str | os.PathLike, *, resume: bool = False) -> list[dict[str, Any]]:
+def train_in_process(config: TrainConfig, directory: str | os.PathLike, *, resume: bool = False,
+                     data: Any = None) -> list[dict[str, Any]]:
     """Run the training loop as one worker in this process, without Ray; return the history.
 
     Checkpoints go to ``directory/checkpoint_<epoch>``; ``resume=True`` continues from the
@@ -379,6 +435,6 @@ def train_in_process(config: TrainConfig, directory: str | os.PathLike, *, resum
     devices = [torch.cuda.current_device()] if config.use_gpu and torch.cuda.is_available() else []
     try:
         with torch.random.fork_rng(devices=devices):
-            return run_training(config, session)
+            return run_training(config, session, data)
     finally:
         torch.set_num_threads(threads)

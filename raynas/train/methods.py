@@ -132,12 +132,14 @@ class Uniform(TrainingMethod):
     def __init__(self, config: TrainConfig, space: Any, precision: Precision | None = None):
         super().__init__(config, space, precision)
         self.sampler = None
+        # FLOPs buckets depend on the resolution: those subnets come at the largest, resized on the device.
+        self.per_batch_resolution = config.sampling == "uniform"
         if config.sampling == "flops":
             self.sampler = FlopsBucketSampler(space, buckets=config.flops_buckets,
                                               max_tries=config.max_sample_tries, seed=config.seed)
 
     def sample(self, rng: random.Random) -> dict[str, Any]:
-        return self.space.sample(rng) if self.sampler is None else self.sampler(rng)
+        return self.at_batch_resolution(self.space.sample(rng)) if self.sampler is None else self.sampler(rng)
 
     def step(self, net, x, y, rng):
         fallbacks = 0 if self.sampler is None else self.sampler.fallbacks

@@ -164,6 +164,7 @@ class Progressive(TrainingMethod):
     """
 
     name = "progressive"
+    per_batch_resolution = True
 
     def __init__(self, config: TrainConfig, space: Any, precision: Precision | None = None):
         super().__init__(config, space, precision)
@@ -210,7 +211,7 @@ class Progressive(TrainingMethod):
         cfg = self.config
         sampler = self.samplers[self.phase.name]
         if self.phase.name == "full":
-            arch = sampler(rng)
+            arch = self.at_batch_resolution(sampler(rng))
             net.set_active(arch)
             loss = F.cross_entropy(self.forward(net, x, dropout=cfg.dropout).float(), y,
                                    label_smoothing=cfg.label_smoothing)
@@ -221,7 +222,7 @@ class Progressive(TrainingMethod):
                 teacher_probs = F.softmax(self.teacher(x).float(), dim=1)
         values = []
         for _ in range(cfg.num_random):
-            arch = sampler(rng)
+            arch = self.at_batch_resolution(sampler(rng))
             net.set_active(arch)
             logits = self.forward(net, x, dropout=cfg.dropout).float()
             loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
