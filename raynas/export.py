@@ -38,7 +38,8 @@ from typing import Any, Mapping
 
 from raynas.errors import ConfigError, InvalidCheckpoint
 
-__all__ = ["FORMATS", "SUBNET_FORMAT", "export_subnet", "prepare_subnet", "load_arch", "load_subnet", "ExportResult"]
+__all__ = ["FORMATS", "SUBNET_FORMAT", "export_subnet", "prepare_subnet", "recorded_data", "load_arch", "load_subnet",
+           "ExportResult"]
 
 logger = logging.getLogger(__name__)
 
@@ -99,14 +100,19 @@ def prepare_subnet(
     calibration_batches: int = 4,
     batch_size: int = 128,
     seed: int = 0,
+    calib_images: int | None = None,
+    skip_corrupt: bool = False,
+    data: Any = None,
 ):
     """``(supernet, subnet, canonical arch)``: the supernet with ``arch`` active and its BN
     statistics re-calibrated exactly as :class:`raynas.SupernetEvaluator` does (same data,
-    batches and seed), both in eval mode, and the standalone subnet extracted from it.
+    images, batches, resolution and seed), both in eval mode, and the standalone subnet
+    extracted from it.
 
     Training does not track BN statistics (every subnet needs its own), so an export
     without calibration (``calibrate=False``) keeps whatever the checkpoint holds.
-    ``dataset`` defaults to the one the supernet was trained on (its checkpoint records it).
+    ``dataset`` (and ``data_dir``) default to the ones the supernet was trained on (its
+    checkpoint records them); ``data`` takes Dataset objects (:func:`raynas.data.from_datasets`).
     """
     from raynas.checkpoint import open_checkpoint
     from raynas.nn import recalibrate_bn
@@ -116,20 +122,38 @@ def prepare_subnet(
     canonical = net.space.canonical(net.space.validate(dict(arch)))
     net.set_active(canonical)
     if calibrate:
-        from raynas.data import load
-        from raynas.evaluate.supernet import calibration_batches as batches_of
+        from raynas.data import EvalData, load
+        from raynas.evaluate.supernet import check_data_for_checkpoint
 
-        dataset = dataset or saved.dataset
-        if dataset is None:
-            raise ConfigError(
-                f"checkpoint {os.fspath(checkpoint)!r} records no training data set: pass dataset= (--dataset), the "
-                "data its BN statistics are re-calibrated on, or calibrate=False (--no-calibrate)"
-            )
-        data = load(dataset, seed=seed, data_dir=data_dir)
-        recalibrate_bn(net, batches_of(data.train, num_batches=calibration_batches, batch_size=batch_size, seed=seed))
+        trained = saved.meta.get("train_config") or {}
+        if data is None:
+            dataset, data_dir = recorded_data(trained, dataset, data_dir)
+            if dataset is None:
+                raise ConfigError(
+                    f"checkpoint {os.fspath(checkpoint)!r} records no training data set: pass dataset= (--dataset), "
+                    "the data its BN statistics are re-calibrated on, or calibrate=False (--no-calibrate)"
+                )
+        check_data_for_checkpoint(saved.space, dataset if data is None else data.name, data_dir=data_dir, data=data,
+                                  source=f"checkpoint {saved.path!r}")
+        if data is None:
+            data = load(dataset, seed=seed, data_dir=data_dir, augment="none", skip_corrupt=skip_corrupt)
+        evaluation = EvalData(data, calib_images=calib_images, calibration_batches=calibration_batches,
+                              batch_size=batch_size, seed=seed)
+        recalibrate_bn(net, evaluation.calibration(int(net.space.input_shape(canonical)[-1])))
     net.eval()
     subnet = net.extract(canonical).eval()
     return net, subnet, canonical
+
+
+def recorded_data(train_config: Mapping[str, Any], dataset: str | None, data_dir: str | None) -> tuple[Any, Any]:
+    """``(dataset, data_dir)``: the given ones, else those a checkpoint's training configuration records
+    (its ``data_dir`` only when the data set is the one it was trained on)."""
+    trained = train_config.get("dataset")
+    if dataset is None:
+        dataset = trained
+    if data_dir is None and dataset == trained:
+        data_dir = train_config.get("data_dir")
+    return dataset, data_dir
 
 
 def export_subnet(
@@ -143,6 +167,9 @@ def export_subnet(
     calibrate: bool = True,
     dataset: str | None = None,
     data_dir: str | None = None,
+    calib_images: int | None = None,
+    skip_corrupt: bool = False,
+    data: Any = None,
 ) -> ExportResult:
     """Extract ``arch`` from the supernet in ``checkpoint`` and write it to ``out`` in ``format``.
 
@@ -153,9 +180,9 @@ def export_subnet(
         format: one of :data:`FORMATS`.
         overwrite: replace an existing ``out`` (``False``: refuse).
         opset_version: ONNX opset (default: the exporter's).
-        calibrate, dataset, data_dir: BN re-calibration before extraction, as a search's
-            evaluator does it (see :func:`prepare_subnet`); the exported model then computes
-            exactly what the search measured.
+        calibrate, dataset, data_dir, calib_images, skip_corrupt, data: BN re-calibration
+            before extraction, as a search's evaluator does it (see :func:`prepare_subnet`);
+            with the search's settings the exported model computes exactly what it measured.
 
     Raises:
         ConfigError: unknown format, bad arch text or an existing ``out`` with ``overwrite=False``;
@@ -179,7 +206,8 @@ def export_subnet(
     import torch
 
     net, subnet, canonical = prepare_subnet(checkpoint, arch, calibrate=calibrate, dataset=dataset,
-                                            data_dir=data_dir)
+                                            data_dir=data_dir, calib_images=calib_images, skip_corrupt=skip_corrupt,
+                                            data=data)
     space = net.space
     shape = tuple(int(v) for v in space.input_shape(canonical))
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -70,7 +70,11 @@ def add_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None], po
                      help=f"with --benchmark: one of {', '.join(TABLE_DATASETS)} (default cifar10); with "
                           "--checkpoint: the data set to validate on (default: the one it was trained on)")
     cmp.add_argument("--table", default=None, help="the benchmark CSV, plain or .gz (default: $RAYNAS_NB201, else the table packaged with raynas)")
-    cmp.add_argument("--data-dir", default=None, help="where torchvision data sets live (--checkpoint)")
+    cmp.add_argument("--data-dir", default=None, help="--checkpoint: the image folder's ROOT or torchvision's data "
+                                                      "folder (default: the one it was trained on)")
+    from raynas.cli._data import add_eval_data_options
+
+    add_eval_data_options(cmp)
     cmp.add_argument("--strategies", default="random,evolution",
                      help="comma-separated strategy names (see strategies.available()); default random,evolution")
     cmp.add_argument("--budget", type=positive_int, default=50, help="evaluations per run (default 50)")
@@ -112,7 +116,12 @@ def add_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None], po
     exp.add_argument("--dataset", default=None,
                      help="data the subnet's BN statistics are re-calibrated on, as the search did "
                           "(default: the one the supernet was trained on)")
-    exp.add_argument("--data-dir", default=None, help="where torchvision data sets live")
+    exp.add_argument("--data-dir", default=None, help="the image folder's ROOT or torchvision's data folder "
+                                                      "(default: the one it was trained on)")
+    exp.add_argument("--calib-images", type=positive_int, default=None, metavar="N",
+                     help="training images for BN re-calibration, as the search's --calib-images (default: 4 batches)")
+    exp.add_argument("--skip-corrupt", action="store_true",
+                     help="skip unreadable images of an image folder instead of failing")
     exp.add_argument("--no-calibrate", action="store_true",
                      help="keep the checkpoint's BN statistics (training does not track them: rarely right)")
 
@@ -133,16 +142,11 @@ def _evaluator(args: argparse.Namespace):
         space = search_spaces.get(args.benchmark)
         return space, TableEvaluator(args.table, signal=f"{dataset}_val_12ep", space=space)
     from raynas.checkpoint import open_checkpoint
-    from raynas.data import available as datasets
-    from raynas.evaluate.supernet import SupernetEvaluator
+    from raynas.cli._data import supernet_evaluator
 
     if args.table is not None:
         raise ConfigError("--table applies to --benchmark only")
-    saved = open_checkpoint(args.checkpoint)
-    dataset = args.dataset or saved.dataset or "digits"
-    if dataset not in datasets():
-        raise ConfigError(f"unknown data set {dataset!r}; available: {', '.join(datasets())}")
-    return saved.space, SupernetEvaluator(args.checkpoint, dataset=dataset, data_dir=args.data_dir, threads=1)
+    return open_checkpoint(args.checkpoint).space, supernet_evaluator(args, args.checkpoint)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -198,7 +202,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     arch = load_arch(args.arch)  # malformed JSON: one line, exit 2
     result = export_subnet(args.checkpoint, arch, args.out, format=args.format, overwrite=args.overwrite,
-                           calibrate=not args.no_calibrate, dataset=args.dataset, data_dir=args.data_dir)
+                           calibrate=not args.no_calibrate, dataset=args.dataset, data_dir=args.data_dir,
+                           calib_images=args.calib_images, skip_corrupt=args.skip_corrupt)
     print(f"exported {args.format}: {result.path}")
     print(f"  arch {json.dumps(result['arch'], sort_keys=True)}")
     print(f"  input {'x'.join(map(str, result['input_shape']))} per image, FLOPs {result['flops'] / 1e6:.3f}M, "

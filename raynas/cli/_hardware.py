@@ -115,8 +115,11 @@ def _collect_options(p: argparse.ArgumentParser, positive_int: Callable, *, requ
     p.add_argument("--num-pairs", type=positive_int, default=200, help="random subnets to evaluate")
     p.add_argument("--concurrency", type=positive_int, default=2, help="Ray tasks in flight")
     p.add_argument("--dataset", default=None, help="data set (default: the one the supernet was trained on)")
-    p.add_argument("--data-dir", default=None)
+    p.add_argument("--data-dir", default=None, help="the image folder's ROOT (default: the one it was trained on)")
     p.add_argument("--seed", type=int, default=0)
+    from raynas.cli._data import add_eval_data_options
+
+    add_eval_data_options(p)
 
 
 def add_search_options(search: argparse.ArgumentParser, positive_int: Callable, positive_float: Callable) -> None:
@@ -192,12 +195,10 @@ def predictor_setup(args: argparse.Namespace, checkpoint: str | None):
 
 def verify(args: argparse.Namespace, space: Any, result: Any) -> None:
     """``--verify-top K``: re-evaluate the best predicted subnets on the supernet; time them when possible."""
-    from raynas.checkpoint import open_checkpoint
-    from raynas.evaluate.supernet import SupernetEvaluator
+    from raynas.cli._data import supernet_evaluator
     from raynas.predictor import verify_top
 
-    dataset = getattr(args, "dataset", None) or open_checkpoint(args.checkpoint).dataset or "digits"
-    evaluator = SupernetEvaluator(args.checkpoint, dataset=dataset, data_dir=getattr(args, "data_dir", None), threads=1)
+    evaluator = supernet_evaluator(args, args.checkpoint)
     rows = verify_top(result.history, evaluator, args.verify_top, space=space, metric=result.metric,
                       mode=result.mode, concurrency=args.concurrency, address=args.address)
     from raynas.latency import LatencyTable
@@ -327,13 +328,12 @@ def _read_arch(text: str) -> dict[str, Any]:
 def _collect(args: argparse.Namespace):
     """Sample and evaluate ``--num-pairs`` subnets of the checkpoint's supernet; return (space, rows, meta)."""
     from raynas.checkpoint import open_checkpoint
-    from raynas.evaluate.supernet import SupernetEvaluator
+    from raynas.cli._data import supernet_evaluator
     from raynas.predictor import evaluate_archs, sample_archs
 
-    saved = open_checkpoint(args.checkpoint)
-    space = saved.space
-    dataset = args.dataset or saved.dataset or "digits"
-    evaluator = SupernetEvaluator(args.checkpoint, dataset=dataset, data_dir=args.data_dir, threads=1)
+    space = open_checkpoint(args.checkpoint).space
+    evaluator = supernet_evaluator(args, args.checkpoint)
+    dataset = evaluator.dataset
     archs = sample_archs(space, args.num_pairs, seed=args.seed)
     rows = evaluate_archs(evaluator, archs, concurrency=args.concurrency, address=args.address)
     meta = {"checkpoint": str(Path(args.checkpoint).resolve()), "dataset": dataset, "num_sampled": len(archs),

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from raynas.cli import _compare, _hardware, _import
+from raynas.cli import _compare, _data, _hardware, _import
 from raynas.errors import RaynasError
 
 logger = logging.getLogger("raynas.cli")
@@ -54,8 +54,9 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def _train_options(p: argparse.ArgumentParser, *, epochs: int) -> None:
     p.add_argument("--space", default="tiny", help="search space name (see search_spaces.available())")
-    p.add_argument("--dataset", default="digits", help="data set: digits, synthetic, cifar10, cifar100, mnist, fashionmnist")
-    p.add_argument("--data-dir", default=None, help="where torchvision data sets live")
+    p.add_argument("--dataset", default="digits", help=_data.DATASET_HELP)
+    p.add_argument("--data-dir", default=None, help="the image folder's ROOT (folder, imagenet); where torchvision "
+                                                    "data sets live")
     p.add_argument("--download", action="store_true", help="let torchvision download a missing data set")
     p.add_argument("--method", default="sandwich",
                    help="training method: sandwich (BigNAS), progressive (once-for-all), uniform (SPOS) or dna "
@@ -81,6 +82,9 @@ def _train_options(p: argparse.ArgumentParser, *, epochs: int) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint-every", type=_positive_int, default=1, help="epochs between checkpoints")
     p.add_argument("--max-failures", type=int, default=0, help="worker failures Ray Train recovers from")
+    from raynas.data import AUGMENTS
+
+    _data.add_train_data_options(p, AUGMENTS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -127,7 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--max-flops", type=_positive_float, default=None)
     search.add_argument("--max-params", type=_positive_float, default=None)
     search.add_argument("--dataset", default=None, help="data set (default: the one the supernet was trained on)")
-    search.add_argument("--data-dir", default=None)
+    search.add_argument("--data-dir", default=None,
+                        help="the image folder's ROOT or torchvision's data folder (default: the one it was trained on)")
+    _data.add_eval_data_options(search)
     search.add_argument("--out", required=True, help="output folder for history.csv and best.json")
     search.add_argument("--resume", action="store_true", help="continue an interrupted search in --out")
     search.add_argument("--overwrite", action="store_true", help="replace the results already in --out")
@@ -148,7 +154,9 @@ def _setup_logging(args: argparse.Namespace) -> None:
 def _train_config(args: argparse.Namespace):
     from raynas.train import TrainConfig
 
-    return TrainConfig(space=args.space, dataset=args.dataset, data_dir=args.data_dir, download=args.download,
+    return TrainConfig(space=args.space, space_kwargs=_data.space_options(args.space_option),
+                       augment=args.augment, loader_workers=args.loader_workers, val_images=args.val_images,
+                       calib_images=args.calib_images, skip_corrupt=args.skip_corrupt, dataset=args.dataset, data_dir=args.data_dir, download=args.download,
                        method=args.method, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                        num_workers=args.workers, use_gpu=args.gpu, seed=args.seed,
                        checkpoint_every=args.checkpoint_every, max_failures=args.max_failures,
@@ -164,7 +172,7 @@ def _check_names(args: argparse.Namespace) -> None:
     from raynas.data import available as datasets
 
     if getattr(args, "space", None) is not None:
-        search_spaces.get(args.space)
+        search_spaces.get(args.space, **_data.space_options(getattr(args, "space_option", None)))
     dataset = getattr(args, "dataset", None)
     if dataset is not None and dataset not in datasets():
         raise RaynasError(f"unknown data set {dataset!r}; available: {', '.join(datasets())}")
@@ -202,21 +210,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _search(args: argparse.Namespace, checkpoint: str, out: Path, *, resume: bool, overwrite: bool):
     import raynas
     from raynas.checkpoint import open_checkpoint
-    from raynas.evaluate.supernet import SupernetEvaluator
 
     if getattr(args, "evaluator", "supernet") == "predictor":
         space, evaluator, table = _hardware.predictor_setup(args, checkpoint)
     else:
-        saved = open_checkpoint(checkpoint)
-        space = saved.space
-        dataset = getattr(args, "dataset", None) or saved.dataset or "digits"
-        from raynas.data import FOLDER_SETS
-
-        if dataset in FOLDER_SETS and not args.data_dir:
-            raise CliError(f"the supernet in {checkpoint!r} evaluates on {dataset!r}, an image folder: give "
-                           "--data-dir ROOT (ROOT/train/<class>/*, ROOT/val/<class>/*) or another --dataset")
+        space = open_checkpoint(checkpoint).space
         device = "cuda" if getattr(args, "gpus_per_trial", 0) else "cpu"
-        evaluator = SupernetEvaluator(checkpoint, dataset=dataset, data_dir=args.data_dir, threads=1, device=device)
+        evaluator = _data.supernet_evaluator(args, checkpoint, device=device)
         table = _hardware.load_table(args)
     constraints = raynas.Constraints(max_flops=getattr(args, "max_flops", None),
                                      max_params=getattr(args, "max_params", None),

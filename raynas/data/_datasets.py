@@ -14,7 +14,7 @@ from torch.utils.data import Dataset, TensorDataset
 from raynas.data.transforms import AUGMENTS, Recipe
 from raynas.errors import ConfigError
 
-__all__ = ["Data", "available", "load", "from_datasets", "default_augment", "FOLDER_SETS", "CUSTOM"]
+__all__ = ["Data", "available", "load", "from_datasets", "default_augment", "channels_of", "FOLDER_SETS", "CUSTOM"]
 
 logger = logging.getLogger(__name__)
 
@@ -195,6 +195,15 @@ _LOADERS: dict[str, Callable[..., Data]] = {
     **{name: _torchvision_loader(name) for name in _TORCHVISION},
     **{name: _folder_loader(name) for name in FOLDER_SETS},
 }
+
+
+def channels_of(name: str) -> int:
+    """Channels of a named data set's images, without loading it."""
+    if name not in _LOADERS:
+        raise ConfigError(f"unknown data set {name!r}; available: {', '.join(available())}")
+    if name in ("digits", "synthetic"):
+        return 1
+    return len(_TORCHVISION[name][2]) if name in _TORCHVISION else 3
 
 
 def default_augment(name: str) -> str:

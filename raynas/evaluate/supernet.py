@@ -12,9 +12,10 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from raynas.checks import check_bool, check_choice, check_positive_int
-from raynas.checkpoint import load_supernet, read_checkpoint
+from raynas.checkpoint import load_supernet, open_checkpoint
+from raynas.errors import ConfigError
 
-__all__ = ["SupernetEvaluator", "evaluate_subnet", "calibration_batches"]
+__all__ = ["SupernetEvaluator", "evaluate_subnet", "calibration_batches", "check_data_for_checkpoint"]
 
 logger = logging.getLogger(__name__)
 
@@ -64,12 +65,18 @@ class SupernetEvaluator:
     The evaluator is a small picklable object; the supernet and data load lazily,
     once per worker process, and stay cached so reused Tune actors keep them.
 
+    Each subnet's BN statistics are re-calibrated on a fixed, seeded subset of training
+    images, then it is validated; for image folders both read images prepared at that
+    subnet's resolution (resize to ``ceil(R/0.875)``, centre crop ``R``), see
+    :class:`raynas.data.EvalData`.
+
     Args:
         checkpoint: a supernet file or a directory holding ``supernet.pt``.
         dataset: data set name (see ``raynas.data.available()``).
-        calibration_batches: number of training batches used to re-calibrate BN.
+        calibration_batches: number of training batches used to re-calibrate BN
+            (``calib_images`` overrides it).
         batch_size: batch size for calibration and validation.
-        data_dir, seed: passed to ``raynas.data.load`` (the seed fixes the split).
+        data_dir, seed: passed to ``raynas.data.load`` (the seed fixes the split and the subsets).
         threads: torch threads in the evaluating process (None: leave as is).
         device: where the supernet runs.
         channels_last: keep the supernet's weights in NHWC memory format (convolutions then
@@ -80,6 +87,12 @@ class SupernetEvaluator:
         bn_method: how BN statistics are re-estimated (``raynas.nn.BN_METHODS``: ``"torch"``
             or once-for-all's ``"ofa"``); None: what the checkpoint records (a supernet
             imported from once-for-all records ``"ofa"``), else ``"torch"``.
+        calib_images: training images for BN re-calibration (once-for-all: 2,000).
+        val_images: validate on a fixed, seeded subset of this many images (once-for-all
+            searches on 10,000); None: all.
+        loader_workers: ``DataLoader`` processes reading image folders (0: in the evaluating process).
+        skip_corrupt: skip and count unreadable images of an image folder instead of failing.
+        data: Dataset objects (:func:`raynas.data.from_datasets`) instead of a named data set.
     """
 
     def __init__(
@@ -95,34 +108,65 @@ class SupernetEvaluator:
         device: str = "cpu",
         channels_last: bool = True,
         bn_method: str | None = None,
+        calib_images: int | None = None,
+        val_images: int | None = None,
+        loader_workers: int = 0,
+        skip_corrupt: bool = False,
+        data: Any = None,
     ):
+        from raynas.data import CUSTOM, Data
         from raynas.nn import BN_METHODS
 
         check_positive_int(None, "calibration_batches", calibration_batches)
         check_positive_int(None, "batch_size", batch_size)
         check_bool(None, "channels_last", channels_last)
+        check_bool(None, "skip_corrupt", skip_corrupt)
+        check_positive_int(None, "loader_workers", loader_workers, allow_zero=True)
+        for name, value in (("calib_images", calib_images), ("val_images", val_images)):
+            if value is not None:
+                check_positive_int(None, name, value)
+        if data is not None and not isinstance(data, Data):
+            raise ConfigError(f"data must be a raynas.data.Data (raynas.data.from_datasets(...)), got {type(data).__name__}")
+        if data is None and dataset == CUSTOM:
+            raise ConfigError(f"dataset {CUSTOM!r} means Dataset objects: pass data=raynas.data.from_datasets(...)")
         self.checkpoint = os.path.abspath(os.fspath(checkpoint))  # workers run elsewhere
-        self.dataset = dataset
+        self.dataset = data.name if data is not None else dataset
+        self.data = data
         self.calibration_batches = calibration_batches
         self.batch_size = batch_size
-        self.data_dir = data_dir
+        self.data_dir = os.path.abspath(os.path.expanduser(data_dir)) if data_dir else None
         self.seed = seed
         self.threads = threads
         self.device = device
         self.channels_last = channels_last
-        # Fail early, in the driver, on a bad checkpoint.
-        info = read_checkpoint(self.checkpoint)
-        self._file = info["path"]
+        self.calib_images = calib_images
+        self.val_images = val_images
+        self.loader_workers = loader_workers
+        self.skip_corrupt = skip_corrupt
+        # Fail early, in the driver, on a bad checkpoint, data set or channel count.
+        saved = open_checkpoint(self.checkpoint)
+        self._file = saved.path
         if bn_method is None:
-            bn_method = info["meta"].get("bn_method", "torch")
+            bn_method = saved.meta.get("bn_method", "torch")
         self.bn_method = check_choice(None, "bn_method", bn_method, BN_METHODS)
+        check_data_for_checkpoint(saved.space, self.dataset, data_dir=self.data_dir, data=data,
+                                  source=f"checkpoint {saved.path!r}")
 
-    def _state(self) -> tuple[Any, list[torch.Tensor], DataLoader]:
+    def _load_data(self) -> Any:
         from raynas.data import load
 
+        if self.data is not None:
+            return self.data
+        return load(self.dataset, seed=self.seed, data_dir=self.data_dir, augment="none",
+                    skip_corrupt=self.skip_corrupt)
+
+    def _state(self) -> tuple[Any, Any]:
+        from raynas.data import EvalData
+
         path = self.checkpoint
-        key = (path, os.path.getmtime(self._file), self.dataset, self.data_dir, self.seed,
-               self.calibration_batches, self.batch_size, self.device, self.channels_last)
+        key = (path, os.path.getmtime(self._file), self.dataset, self.data_dir, id(self.data), self.seed,
+               self.calibration_batches, self.batch_size, self.device, self.channels_last, self.bn_method,
+               self.calib_images, self.val_images, self.loader_workers, self.skip_corrupt)
         if key not in _CACHE:
             _CACHE.clear()  # one supernet per process
             if self.threads:
@@ -130,12 +174,11 @@ class SupernetEvaluator:
             net = load_supernet(path, map_location=self.device).to(self.device)
             if self.channels_last:
                 net = net.to(memory_format=torch.channels_last)
-            data = load(self.dataset, seed=self.seed, data_dir=self.data_dir)
-            calib = calibration_batches(data.train, num_batches=self.calibration_batches,
-                                        batch_size=self.batch_size, seed=self.seed)
-            val = DataLoader(data.val, batch_size=self.batch_size, shuffle=False)
+            evaluation = EvalData(self._load_data(), calib_images=self.calib_images,
+                                  calibration_batches=self.calibration_batches, batch_size=self.batch_size,
+                                  val_images=self.val_images, seed=self.seed, workers=self.loader_workers)
             logger.debug("loaded supernet %s in process %d", path, os.getpid())
-            _CACHE[key] = (net, calib, val)
+            _CACHE[key] = (net, evaluation)
         return _CACHE[key]
 
     @property
@@ -143,12 +186,37 @@ class SupernetEvaluator:
         return self._state()[0].space
 
     def __call__(self, arch: Mapping[str, Any]) -> dict[str, float]:
-        net, calib, val = self._state()
+        net, evaluation = self._state()
         arch = net.space.canonical(arch)
-        metrics = evaluate_subnet(net, arch, calibration=calib, val_loader=val, device=self.device,
+        resolution = int(net.space.input_shape(arch)[-1])
+        metrics = evaluate_subnet(net, arch, calibration=evaluation.calibration(resolution),
+                                  val_loader=evaluation.validation(resolution), device=self.device,
                                   bn_method=self.bn_method)
         if not math.isfinite(metrics["loss"]):
             logger.warning("non-finite validation loss for %s", arch)
         metrics["flops"] = float(net.space.flops(arch))
         metrics["params"] = float(net.space.params(arch))
         return metrics
+
+
+def check_data_for_checkpoint(space: Any, dataset: str, *, data_dir: str | None = None, data: Any = None,
+                              source: str = "the checkpoint") -> None:
+    """Raise when ``dataset`` (or ``data``) cannot feed a supernet of ``space``: an unknown name, a
+    bad image folder, or images of another channel count than the space takes."""
+    from raynas.data import FOLDER_SETS, available, channels_of, scan_folder
+
+    if data is None and dataset not in available():
+        raise ConfigError(f"unknown data set {dataset!r}; available: {', '.join(available())}")
+    if data is not None:
+        channels = data.in_channels
+    elif dataset in FOLDER_SETS:
+        if data_dir is None:
+            raise ConfigError(f"data set {dataset!r} reads an image folder: give data_dir (--data-dir ROOT)")
+        scan_folder(data_dir)
+        channels = 3
+    else:
+        channels = channels_of(dataset)
+    wanted = int(space.input_shape(space.smallest())[0])
+    if channels != wanted:
+        raise ConfigError(f"data set {dataset!r} has {channels}-channel images but {source} (space {space.name!r}) "
+                          f"takes in_channels={wanted}")

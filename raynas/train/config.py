@@ -166,6 +166,9 @@ class TrainConfig:
         for name in ("loader_workers", "val_images", "calib_images"):
             if getattr(self, name) is not None:
                 check_positive_int(owner, name, getattr(self, name), allow_zero=name == "loader_workers")
+        if self.download and self.dataset in ("folder", "imagenet", "custom", "digits", "synthetic"):
+            raise ConfigError(f"{owner}.download applies to the torchvision sets (cifar10, cifar100, mnist, "
+                              f"fashionmnist); data set {self.dataset!r} cannot be downloaded")
         if self.method == "dna" and self.dataset not in ("digits", "synthetic", "cifar10", "cifar100", "mnist",
                                                          "fashionmnist"):
             raise ConfigError(f"{owner}.method 'dna' trains on block features of an in-memory data set (digits, "

@@ -17,7 +17,7 @@ def _one_line_error(capsys) -> str:
     "argv,needle",
     [
         (["train", "--space", "nope", "--out", "X"], "unknown search space 'nope'"),
-        (["train", "--dataset", "imagenet", "--out", "X"], "unknown data set 'imagenet'"),
+        (["train", "--dataset", "imagenet21k", "--out", "X"], "unknown data set 'imagenet21k'"),
         (["train", "--epochs", "0", "--out", "X"], "expected a positive integer, got '0'"),
         (["train", "--workers", "-2", "--out", "X"], "expected a positive integer"),
         (["train", "--method", "magic", "--out", "X"], "method must be one of"),
