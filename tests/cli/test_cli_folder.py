@@ -38,7 +38,7 @@ def test_train_search_export_on_a_folder(folder, tmp_path, ray_session, capsys):
 
     train_dir, search_dir, model = tmp_path / "sn", tmp_path / "search", tmp_path / "subnet.pt"
     assert main(["train", *SPACE, "--dataset", "folder", "--data-dir", str(folder), "--method", "uniform",
-                 "--epochs", "2", "--batch-size", "32", "--workers", "2", "--loader-workers", "1", "--lr", "0.1",
+                 "--epochs", "1", "--batch-size", "32", "--workers", "2", "--loader-workers", "1", "--lr", "0.1",
                  "--out", str(train_dir), "-q"]) == 0
     meta = Supernet.read_checkpoint(train_dir)
     assert meta["space_kwargs"]["in_channels"] == 3 and meta["space_kwargs"]["resolutions"] == [12, 16]
