@@ -5,8 +5,9 @@
     transform (``RandomResizedCrop`` + flip + normalise at ``--resolution``), batch size and
     worker processes; the two alternate for ``--rounds`` rounds and the median of each is
     compared (target: ratio >= 0.95);
-(b) peak resident memory (the training process plus its ``DataLoader`` workers, sampled
-    every 50 ms from /proc) of one training epoch (``train_in_process``, method ``uniform``,
+(b) peak memory (proportional set size of the training process plus its ``DataLoader``
+    workers, so pages they share are counted once, and resident set of the process alone;
+    sampled every 50 ms from /proc) of one training epoch (``train_in_process``, method ``uniform``,
     ``tiny`` space with 3 input channels) on ``--small`` and ``--large`` generated images,
     each in a fresh process (target: equal within 10%);
 (c) the share of that epoch's time the training step waited for data with ``--workers``
@@ -47,8 +48,18 @@ def _load() -> str:
         return "n/a"
 
 
-def _tree_rss_bytes(pid: int) -> int:
-    """Resident memory of ``pid`` and all its descendants, from /proc."""
+def _pss_bytes(pid: int) -> int:
+    """Proportional set size of ``pid`` (shared pages divided among their sharers), from /proc."""
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _tree_pss_bytes(pid: int) -> int:
+    """Proportional set size of ``pid`` and all its descendants (pages shared between the training
+    process and its forked loader workers counted once), from /proc."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -60,12 +71,10 @@ def _tree_rss_bytes(pid: int) -> int:
         except (OSError, IndexError, ValueError):
             continue
     total, todo = 0, [pid]
-    page = os.sysconf("SC_PAGE_SIZE")
     while todo:
         current = todo.pop()
         try:
-            with open(f"/proc/{current}/statm") as f:
-                total += int(f.read().split()[1]) * page
+            total += _pss_bytes(current)
         except (OSError, IndexError, ValueError):
             pass
         todo.extend(children.get(current, []))
@@ -118,7 +127,7 @@ def _epoch_child(root: str, workers: int, batch_size: int) -> None:
 
     def watch() -> None:
         while not done.is_set():
-            peak["tree"] = max(peak["tree"], _tree_rss_bytes(os.getpid()))
+            peak["tree"] = max(peak["tree"], _tree_pss_bytes(os.getpid()))
             with open(f"/proc/{os.getpid()}/statm") as f:
                 peak["self"] = max(peak["self"], int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE"))
             done.wait(0.05)
@@ -209,9 +218,10 @@ def main() -> None:
         "",
         f"One epoch of `train_in_process` (method `uniform`, `tiny` with 3 input channels at 12 px, batch "
         f"{args.batch_size}, {args.workers} loader workers, evaluation on 256 + 256 images), each in a fresh process; "
-        "peak resident memory of the process and its loader workers together (and of the process alone).",
+        "peak memory of the process and its loader workers together (proportional set size: shared pages counted "
+        "once), and resident memory of the process alone.",
         "",
-        "| training images | peak RSS, process + workers | peak RSS, process | epoch time |",
+        "| training images | peak PSS, process + workers | peak RSS, process | epoch time |",
         "| --- | --- | --- | --- |",
         *(f"| {n} | {e['peak_tree_rss'] / mib:.0f} MiB | {e['peak_main_rss'] / mib:.0f} MiB | "
           f"{e['metrics']['epoch_time_s']:.1f} s |" for n, e in epochs.items()),
