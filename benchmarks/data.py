@@ -16,9 +16,14 @@
 The images are scikit-learn digits written as ``--size`` px RGB PNGs
 (``raynas.data.generate.write_digits_folder``). CPU only: no GPU figure is claimed.
 
+``--gpu-epoch N`` instead trains one epoch of ``ofa-mbv3`` at 224 px on ``N`` generated
+256 px images on CUDA with mixed precision (method ``uniform``, ``--workers`` loader
+workers) and reports images/s, into ``benchmarks/results/data-gpu.md``.
+
 Usage::
 
     nice -n 10 python benchmarks/data.py [--small 2000] [--large 20000] [--workers 2]
+    python benchmarks/data.py --gpu-epoch 10000 --workers 8 --batch-size 128
 """
 
 from __future__ import annotations
@@ -152,6 +157,37 @@ def _epoch(root: Path, args) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _gpu_epoch(args) -> None:
+    import torch
+
+    from raynas.data.generate import write_digits_folder
+    from raynas.train import TrainConfig, train_in_process
+
+    if not torch.cuda.is_available():
+        raise SystemExit("--gpu-epoch needs a CUDA device; torch sees none")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = write_digits_folder(Path(tmp) / "images", train_images=args.gpu_epoch, val_images=500, size=256,
+                                   fmt="jpg")
+        config = TrainConfig(space="ofa-mbv3", space_kwargs={"num_classes": 10, "resolutions": [224]},
+                             dataset="folder", data_dir=str(root), method="uniform", epochs=1,
+                             batch_size=args.batch_size, loader_workers=args.workers, use_gpu=True, amp=True,
+                             val_images=500, calib_images=500)
+        history = train_in_process(config, Path(tmp) / "run")
+    metrics = history[-1]
+    rate = args.gpu_epoch / metrics["epoch_time_s"]
+    lines = ["# One ofa-mbv3 epoch at 224 px on a GPU", "",
+             f"Command: `python benchmarks/data.py --gpu-epoch {args.gpu_epoch} --workers {args.workers} "
+             f"--batch-size {args.batch_size}`  ",
+             f"Device: {torch.cuda.get_device_name()}; {os.cpu_count()} CPUs; date "
+             f"{dt.datetime.now().strftime('%Y-%m-%d %H:%M')}; load average {_load()}", "",
+             f"{args.gpu_epoch} generated 256 px JPEGs, `RandomResizedCrop(224)` + flip, method `uniform`, AMP "
+             f"(float16): **{rate:.0f} images/s** ({metrics['epoch_time_s']:.1f} s; waited for data "
+             f"{100 * metrics['data_wait_share']:.1f}% of it).", ""]
+    out = Path(args.out).with_name("data-gpu.md")
+    out.write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--small", type=int, default=2000)
@@ -163,7 +199,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "data.md"))
     parser.add_argument("--epoch-child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--gpu-epoch", type=int, default=None, metavar="N",
+                        help="instead: one ofa-mbv3 epoch at 224 px on N generated images on CUDA (AMP)")
     args = parser.parse_args()
+    if args.gpu_epoch:
+        _gpu_epoch(args)
+        return
     if args.epoch_child:
         _epoch_child(args.epoch_child, args.workers, args.batch_size)
         return
