@@ -173,6 +173,9 @@ class TrainConfig:
                                                          "fashionmnist"):
             raise ConfigError(f"{owner}.method 'dna' trains on block features of an in-memory data set (digits, "
                               f"synthetic or a torchvision set), got dataset {self.dataset!r}")
+        if self.method == "dna" and self.augment not in (None, "none"):
+            raise ConfigError(f"{owner}.augment applies to the Ray Train methods; method 'dna' distils fixed teacher "
+                              f"features of unaugmented images, got augment={self.augment!r}")
         if self.data_dir is not None and (not isinstance(self.data_dir, str) or not self.data_dir):
             raise ConfigError(f"{owner}.data_dir must be a path or None, got {self.data_dir!r}")
 

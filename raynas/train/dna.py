@@ -505,11 +505,14 @@ def train_dna(
         raise ConfigError(f"teacher must be a raynas.train.BlockTeacher or None, got {type(teacher).__name__}")
     if not resume:
         _check_setup(config, teacher)  # bad input fails before anything is written
+        from raynas.train.inputs import check_training_input
+
+        check_training_input(config)
     out, config = prepare_run(config, out_dir, resume=resume, overwrite=overwrite)
     if resume:
         _check_setup(config, teacher)
 
-    data = load(config.dataset, seed=config.seed, data_dir=config.data_dir, download=config.download)
+    data = load(config.dataset, seed=config.seed, data_dir=config.data_dir, download=config.download, augment="none")
     torch.manual_seed(config.seed)
     net = search_spaces.get(config.space, **config.space_kwargs).build_supernet(num_classes=data.num_classes)
     _check_blockwise(net)

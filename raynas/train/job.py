@@ -13,10 +13,11 @@ from raynas._outdir import storage_location
 from raynas._ray import init_ray
 from raynas.errors import ConfigError
 from raynas.train.config import TrainConfig
+from raynas.train.inputs import check_training_input
 from raynas.train.loop import STATE_FILE, train_loop_per_worker
 from raynas.train.outputs import SUPERNET_FILE, TrainResult, log_stopped, prepare_run, write_history
 
-__all__ = ["train", "TrainResult", "RUN_FILE", "worker_error", "check_training_input"]
+__all__ = ["train", "TrainResult", "RUN_FILE", "worker_error"]
 
 RUN_FILE = "train_run.json"
 
@@ -57,8 +58,8 @@ def train(
     """
     if not isinstance(config, TrainConfig):
         raise ConfigError(f"config must be a TrainConfig, got {type(config).__name__}")
-    if not resume:
-        check_training_input(config, data)
+    if config.method == "dna" and data is not None:
+        check_training_input(config, data)  # raises: dna takes named in-memory data only
     if config.method == "dna":  # block-wise: one Ray task per block, not a TorchTrainer job
         if storage_path is not None:
             raise ConfigError(f"storage_path applies to the Ray Train methods, not 'dna' (its block checkpoints live "
@@ -66,6 +67,8 @@ def train(
         from raynas.train.dna import train_dna
 
         return train_dna(config, out_dir, resume=resume, overwrite=overwrite, address=address)
+    if not resume:
+        check_training_input(config, data)
     import ray.train
     from ray.train.torch import TorchTrainer
 
@@ -120,25 +123,6 @@ def train(
     logger.info("supernet written to %s", out / SUPERNET_FILE)
     return TrainResult(out_dir=out, checkpoint=out / SUPERNET_FILE, history=history,
                        ray_checkpoint=result.checkpoint.path, epochs_done=done)
-
-
-def check_training_input(config: TrainConfig, data: Any = None) -> None:
-    """Raise, before anything is written or started, on data that cannot train ``config``'s space."""
-    import search_spaces
-
-    from raynas.data import CUSTOM, Data
-    from raynas.train.loop import check_channels, load_data
-
-    if data is not None and not isinstance(data, Data):
-        raise ConfigError(f"data must be a raynas.data.Data (raynas.data.from_datasets(train, val, num_classes)), got "
-                          f"{type(data).__name__}")
-    if data is not None and config.dataset != CUSTOM:
-        raise ConfigError(f"data= was given, so TrainConfig.dataset must be {CUSTOM!r}, got {config.dataset!r}")
-    space = search_spaces.get(config.space, **config.space_kwargs)
-    if data is None and config.download:
-        return  # the workers download it; nothing to read here yet
-    data = data if data is not None else load_data(config, check_images=True)
-    check_channels(space, data)
 
 
 def worker_error(error: BaseException) -> BaseException | None:

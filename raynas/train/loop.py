@@ -28,12 +28,12 @@ import torch.distributed as dist
 from raynas.errors import ConfigError
 from raynas.train._base import NonFiniteLoss, Precision, lr_multiplier, sgd, untracked_bn_statistics
 from raynas.train.config import TrainConfig
+from raynas.train.inputs import check_channels, load_data, loader_resolutions, loader_workers
 from raynas.train.methods import get_method
 from raynas.train.outputs import SUPERNET_FILE
 
 __all__ = ["train_loop_per_worker", "run_training", "train_in_process", "RaySession", "LocalSession",
-           "lr_multiplier", "SUPERNET_FILE", "STATE_FILE", "load_data", "check_channels", "loader_resolutions",
-           "loader_workers"]
+           "lr_multiplier", "SUPERNET_FILE", "STATE_FILE"]
 
 logger = logging.getLogger(__name__)
 
@@ -190,47 +190,6 @@ def run_training(cfg: TrainConfig, session: Any, data: Any = None) -> list[dict[
     if cfg.stop_after_epoch is not None and cfg.stop_after_epoch < cfg.epochs and w.rank == 0:
         logger.info("stopped after epoch %d of %d (stop_after_epoch); resume to continue", stop, cfg.epochs)
     return history
-
-
-def loader_resolutions(space: Any, data: Any, per_batch: bool) -> int | tuple[int, ...] | None:
-    """The resolutions training batches are prepared at: None for in-memory data (the network
-    resizes); for image folders every resolution of the space (one drawn per batch) when
-    ``per_batch``, else the largest (resized on the device per subnet)."""
-    if not data.resizes:
-        return None
-    values = space.choices.get("resolution")
-    if values is None:  # a space of one input size
-        return int(space.input_shape(space.largest())[-1])
-    return tuple(int(v) for v in values) if per_batch else int(max(values))
-
-
-def check_channels(space: Any, data: Any) -> None:
-    """Raise when ``data``'s images have another channel count than the subnets of ``space`` take."""
-    wanted = int(space.input_shape(space.smallest())[0])
-    if wanted != data.in_channels:
-        raise ConfigError(
-            f"data set {data.name!r} has {data.in_channels}-channel images but space {space.name!r} takes "
-            f"in_channels={wanted}; build the space with in_channels={data.in_channels} (--space-option "
-            f"in_channels={data.in_channels}, or TrainConfig(space_kwargs={{'in_channels': {data.in_channels}}}))"
-        )
-
-
-def load_data(cfg: TrainConfig, *, download: bool = False, check_images: bool = False) -> Any:
-    """The data set ``cfg`` names (not ``custom``: that one comes as Dataset objects)."""
-    from raynas.data import CUSTOM, load
-
-    if cfg.dataset == CUSTOM:
-        raise ConfigError(f"TrainConfig.dataset={CUSTOM!r} takes its data as Dataset objects: "
-                          "train(config, out, data=raynas.data.from_datasets(train, val, num_classes))")
-    return load(cfg.dataset, seed=cfg.seed, data_dir=cfg.data_dir, download=download, augment=cfg.augment,
-                skip_corrupt=cfg.skip_corrupt, check_images=check_images)
-
-
-def loader_workers(cfg: TrainConfig, data: Any) -> int:
-    """``cfg.loader_workers``, or 2 for image folders and 0 for in-memory data."""
-    if cfg.loader_workers is not None:
-        return cfg.loader_workers
-    return 2 if data.resizes else 0
 
 
 def _build(cfg: TrainConfig, session: Any, data: Any = None) -> _Worker:

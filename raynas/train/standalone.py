@@ -34,7 +34,7 @@ def train_standalone(config: TrainConfig, arch: Mapping[str, Any], *, seed: int)
     ``train_time_s``.
     """
     import search_spaces
-    from raynas.data import load
+    from raynas.data import StreamingLoader, load
 
     threads = torch.get_num_threads()
     torch.set_num_threads(config.threads_per_worker)
@@ -42,7 +42,8 @@ def train_standalone(config: TrainConfig, arch: Mapping[str, Any], *, seed: int)
     try:
         with torch.random.fork_rng(devices=[]):
             space = search_spaces.get(config.space, **config.space_kwargs)
-            data = load(config.dataset, seed=config.seed, data_dir=config.data_dir)
+            data = load(config.dataset, seed=config.seed, data_dir=config.data_dir, augment=config.augment,
+                        skip_corrupt=config.skip_corrupt)
             torch.manual_seed(seed)
             net = space.build_supernet(num_classes=data.num_classes)
             arch = net.space.canonical(arch)
@@ -52,14 +53,23 @@ def train_standalone(config: TrainConfig, arch: Mapping[str, Any], *, seed: int)
             net.to(memory_format=memory_format)
             optimizer = sgd(config, net.named_parameters())
             generator = torch.Generator().manual_seed(seed)
-            loader = DataLoader(data.train, batch_size=config.batch_size, shuffle=True, generator=generator,
-                                drop_last=len(data.train) > config.batch_size)
+            if data.resizes:  # an image folder, read at the subnet's resolution
+                resolution = int(net.space.input_shape(arch)[-1])
+                loader = StreamingLoader(data.train, batch_size=config.batch_size, shuffle=True, seed=seed,
+                                         resolutions=resolution, drop_last=len(data.train) > config.batch_size)
+                val_loader = StreamingLoader(data.val, batch_size=256, resolutions=resolution)
+            else:
+                loader = DataLoader(data.train, batch_size=config.batch_size, shuffle=True, generator=generator,
+                                    drop_last=len(data.train) > config.batch_size)
+                val_loader = DataLoader(data.val, batch_size=256)
             steps_per_epoch = len(loader)
             total = steps_per_epoch * config.epochs
             scheduler = torch.optim.lr_scheduler.LambdaLR(
                 optimizer, lambda step: lr_multiplier(step, total, config, steps_per_epoch))
             net.train()
-            for _ in range(config.epochs):
+            for epoch in range(config.epochs):
+                if data.resizes:
+                    loader.set_epoch(epoch)
                 for x, y in loader:
                     x = x.contiguous(memory_format=memory_format)
                     optimizer.zero_grad(set_to_none=True)
@@ -72,7 +82,7 @@ def train_standalone(config: TrainConfig, arch: Mapping[str, Any], *, seed: int)
             net.eval()
             correct, total_seen, loss_sum = 0, 0, 0.0
             with torch.no_grad():
-                for x, y in DataLoader(data.val, batch_size=256):
+                for x, y in val_loader:
                     logits = net(x.contiguous(memory_format=memory_format))
                     loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
                     correct += int((logits.argmax(dim=1) == y).sum())
