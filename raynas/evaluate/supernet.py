@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import uuid
 from typing import Any, Iterable, Mapping
 
 import torch
@@ -132,6 +133,8 @@ class SupernetEvaluator:
         self.checkpoint = os.path.abspath(os.fspath(checkpoint))  # workers run elsewhere
         self.dataset = data.name if data is not None else dataset
         self.data = data
+        # Identifies ``data`` across pickling, so reused Tune actors keep their cached state.
+        self._data_token = None if data is None else uuid.uuid4().hex
         self.calibration_batches = calibration_batches
         self.batch_size = batch_size
         self.data_dir = os.path.abspath(os.path.expanduser(data_dir)) if data_dir else None
@@ -164,7 +167,7 @@ class SupernetEvaluator:
         from raynas.data import EvalData
 
         path = self.checkpoint
-        key = (path, os.path.getmtime(self._file), self.dataset, self.data_dir, id(self.data), self.seed,
+        key = (path, os.path.getmtime(self._file), self.dataset, self.data_dir, self._data_token, self.seed,
                self.calibration_batches, self.batch_size, self.device, self.channels_last, self.bn_method,
                self.calib_images, self.val_images, self.loader_workers, self.skip_corrupt)
         if key not in _CACHE:
