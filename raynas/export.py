@@ -125,9 +125,8 @@ def prepare_subnet(
         from raynas.data import EvalData, load
         from raynas.evaluate.supernet import check_data_for_checkpoint
 
-        trained = saved.meta.get("train_config") or {}
         if data is None:
-            dataset, data_dir = recorded_data(trained, dataset, data_dir)
+            dataset, data_dir = recorded_data(saved, dataset, data_dir)
             if dataset is None:
                 raise ConfigError(
                     f"checkpoint {os.fspath(checkpoint)!r} records no training data set: pass dataset= (--dataset), "
@@ -139,20 +138,22 @@ def prepare_subnet(
             data = load(dataset, seed=seed, data_dir=data_dir, augment="none", skip_corrupt=skip_corrupt)
         evaluation = EvalData(data, calib_images=calib_images, calibration_batches=calibration_batches,
                               batch_size=batch_size, seed=seed)
-        recalibrate_bn(net, evaluation.calibration(int(net.space.input_shape(canonical)[-1])))
+        recalibrate_bn(net, evaluation.calibration(int(net.space.input_shape(canonical)[-1])),
+                       method=saved.meta.get("bn_method", "torch"))
     net.eval()
     subnet = net.extract(canonical).eval()
     return net, subnet, canonical
 
 
-def recorded_data(train_config: Mapping[str, Any], dataset: str | None, data_dir: str | None) -> tuple[Any, Any]:
-    """``(dataset, data_dir)``: the given ones, else those a checkpoint's training configuration records
-    (its ``data_dir`` only when the data set is the one it was trained on)."""
-    trained = train_config.get("dataset")
+def recorded_data(saved: Any, dataset: str | None, data_dir: str | None) -> tuple[Any, Any]:
+    """``(dataset, data_dir)``: the given ones, else those the checkpoint ``saved``
+    (:func:`raynas.checkpoint.open_checkpoint`) records: its data set, and the folder of its
+    training configuration when the data set is the one it was trained on."""
+    trained = saved.dataset
     if dataset is None:
         dataset = trained
     if data_dir is None and dataset == trained:
-        data_dir = train_config.get("data_dir")
+        data_dir = (saved.meta.get("train_config") or {}).get("data_dir")
     return dataset, data_dir
 
 

@@ -91,10 +91,10 @@ def supernet_evaluator(args: argparse.Namespace, checkpoint: str, *, device: str
     default to those the checkpoint was trained on."""
     from raynas.evaluate.supernet import SupernetEvaluator
     from raynas.export import recorded_data
-    from raynas.checkpoint import read_checkpoint
+    from raynas.checkpoint import open_checkpoint
 
-    trained = read_checkpoint(checkpoint)["meta"].get("train_config") or {}
-    dataset, data_dir = recorded_data(trained, getattr(args, "dataset", None), getattr(args, "data_dir", None))
+    saved = open_checkpoint(checkpoint)
+    dataset, data_dir = recorded_data(saved, getattr(args, "dataset", None), getattr(args, "data_dir", None))
     return SupernetEvaluator(checkpoint, dataset=dataset or "digits", data_dir=data_dir, threads=1, device=device,
                              val_images=getattr(args, "val_images", None),
                              calib_images=getattr(args, "calib_images", None),

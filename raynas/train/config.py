@@ -169,7 +169,7 @@ class TrainConfig:
         if self.download and self.dataset in ("folder", "imagenet", "custom", "digits", "synthetic"):
             raise ConfigError(f"{owner}.download applies to the torchvision sets (cifar10, cifar100, mnist, "
                               f"fashionmnist); data set {self.dataset!r} cannot be downloaded")
-        if self.method == "dna" and self.dataset not in ("digits", "synthetic", "cifar10", "cifar100", "mnist",
+        if self.method == "dna" and self.dataset not in ("digits", "synthetic", "synthetic224", "cifar10", "cifar100", "mnist",
                                                          "fashionmnist"):
             raise ConfigError(f"{owner}.method 'dna' trains on block features of an in-memory data set (digits, "
                               f"synthetic or a torchvision set), got dataset {self.dataset!r}")
