@@ -153,7 +153,7 @@ class TrainConfig:
                                   f"got {self.stop_after_epoch!r}")
 
     def _check_data(self) -> None:
-        from raynas.data import AUGMENTS, CUSTOM, available
+        from raynas.data import AUGMENTS, CUSTOM, FOLDER_SETS, available
 
         owner = "TrainConfig"
         if not isinstance(self.dataset, str):
@@ -166,11 +166,10 @@ class TrainConfig:
         for name in ("loader_workers", "val_images", "calib_images"):
             if getattr(self, name) is not None:
                 check_positive_int(owner, name, getattr(self, name), allow_zero=name == "loader_workers")
-        if self.download and self.dataset in ("folder", "imagenet", "custom", "digits", "synthetic"):
+        if self.download and self.dataset not in ("cifar10", "cifar100", "mnist", "fashionmnist"):
             raise ConfigError(f"{owner}.download applies to the torchvision sets (cifar10, cifar100, mnist, "
                               f"fashionmnist); data set {self.dataset!r} cannot be downloaded")
-        if self.method == "dna" and self.dataset not in ("digits", "synthetic", "synthetic224", "cifar10", "cifar100", "mnist",
-                                                         "fashionmnist"):
+        if self.method == "dna" and self.dataset in FOLDER_SETS + (CUSTOM,):
             raise ConfigError(f"{owner}.method 'dna' trains on block features of an in-memory data set (digits, "
                               f"synthetic or a torchvision set), got dataset {self.dataset!r}")
         if self.method == "dna" and self.augment not in (None, "none"):
