@@ -214,7 +214,8 @@ def check_data_for_checkpoint(space: Any, dataset: str, *, data_dir: str | None 
         channels = data.in_channels
     elif dataset in FOLDER_SETS:
         if data_dir is None:
-            raise ConfigError(f"data set {dataset!r} reads an image folder: give data_dir (--data-dir ROOT)")
+            raise ConfigError(f"the supernet in {source} evaluates on {dataset!r}, an image folder: give --data-dir ROOT "
+                              "(data_dir=; ROOT/train/<class>/*, ROOT/val/<class>/*) or another --dataset")
         scan_folder(data_dir)
         channels = 3
     else:
