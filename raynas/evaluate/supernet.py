@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from raynas.checks import check_bool, check_choice, check_positive_int
 from raynas.checkpoint import load_supernet, read_checkpoint
 
-__all__ = ["SupernetEvaluator", "evaluate_subnet", "calibration_batches"]
+__all__ = ["SupernetEvaluator", "evaluate_subnet", "evaluate_subnet_in_chunks", "calibration_batches"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +54,37 @@ def evaluate_subnet(
     return {"accuracy": 100.0 * correct / total, "loss": loss_sum / total}
 
 
+@torch.no_grad()
+def evaluate_subnet_in_chunks(
+    net: torch.nn.Module,
+    arch: Mapping[str, Any],
+    *,
+    calibration: Iterable[torch.Tensor],
+    chunks: Iterable[Any],
+    device: torch.device | str = "cpu",
+    bn_method: str = "torch",
+) -> Iterator[dict[str, float]]:
+    """Activate ``arch``, re-calibrate BN once, then yield accuracy and loss over the images seen
+    so far after each chunk (:meth:`raynas.data.EvalData.validation_chunks`), with
+    ``fraction_evaluated``. Nothing after the chunk a caller stops at is read or computed."""
+    from raynas.nn import recalibrate_bn
+
+    net.set_active(arch)
+    recalibrate_bn(net, [x.to(device) for x in calibration], method=bn_method)
+    net.eval()
+    correct, total, loss_sum = 0, 0, 0.0
+    for chunk in chunks:
+        for x, y in chunk.batches:
+            x, y = x.to(device), y.to(device)
+            logits = net(x)
+            loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
+            correct += int((logits.argmax(dim=1) == y).sum())
+            total += len(y)
+        if total == 0:
+            raise ValueError("a validation chunk held no readable image")
+        yield {"accuracy": 100.0 * correct / total, "loss": loss_sum / total, "fraction_evaluated": chunk.fraction}
+
+
 # One loaded supernet and data set per worker process, reused across trials.
 _CACHE: dict[tuple, Any] = {}
 
@@ -80,6 +111,12 @@ class SupernetEvaluator:
         bn_method: how BN statistics are re-estimated (``raynas.nn.BN_METHODS``: ``"torch"``
             or once-for-all's ``"ofa"``); None: what the checkpoint records (a supernet
             imported from once-for-all records ``"ofa"``), else ``"torch"``.
+        val_chunks: split the validation images into this many chunks of a fixed, seeded
+            order (:meth:`raynas.data.EvalData.validation_chunks`) and report the metrics
+            after each (:meth:`evaluate_chunks`, the chunk protocol of
+            :mod:`raynas.tune.fidelity`), so a Tune scheduler can stop a poor subnet early;
+            1 (default): one pass in the plain order. Calling the evaluator always
+            evaluates the whole set.
     """
 
     def __init__(
@@ -95,12 +132,14 @@ class SupernetEvaluator:
         device: str = "cpu",
         channels_last: bool = True,
         bn_method: str | None = None,
+        val_chunks: int = 1,
     ):
         from raynas.nn import BN_METHODS
 
         check_positive_int(None, "calibration_batches", calibration_batches)
         check_positive_int(None, "batch_size", batch_size)
         check_bool(None, "channels_last", channels_last)
+        check_positive_int(None, "val_chunks", val_chunks)
         self.checkpoint = os.path.abspath(os.fspath(checkpoint))  # workers run elsewhere
         self.dataset = dataset
         self.calibration_batches = calibration_batches
@@ -110,6 +149,7 @@ class SupernetEvaluator:
         self.threads = threads
         self.device = device
         self.channels_last = channels_last
+        self.val_chunks = val_chunks
         # Fail early, in the driver, on a bad checkpoint.
         info = read_checkpoint(self.checkpoint)
         self._file = info["path"]
@@ -117,12 +157,12 @@ class SupernetEvaluator:
             bn_method = info["meta"].get("bn_method", "torch")
         self.bn_method = check_choice(None, "bn_method", bn_method, BN_METHODS)
 
-    def _state(self) -> tuple[Any, list[torch.Tensor], DataLoader]:
-        from raynas.data import load
+    def _state(self) -> tuple[Any, Any]:
+        from raynas.data import EvalData, load
 
         path = self.checkpoint
         key = (path, os.path.getmtime(self._file), self.dataset, self.data_dir, self.seed,
-               self.calibration_batches, self.batch_size, self.device, self.channels_last)
+               self.calibration_batches, self.batch_size, self.device, self.channels_last)  # val_chunks: per call
         if key not in _CACHE:
             _CACHE.clear()  # one supernet per process
             if self.threads:
@@ -130,25 +170,39 @@ class SupernetEvaluator:
             net = load_supernet(path, map_location=self.device).to(self.device)
             if self.channels_last:
                 net = net.to(memory_format=torch.channels_last)
-            data = load(self.dataset, seed=self.seed, data_dir=self.data_dir)
-            calib = calibration_batches(data.train, num_batches=self.calibration_batches,
-                                        batch_size=self.batch_size, seed=self.seed)
-            val = DataLoader(data.val, batch_size=self.batch_size, shuffle=False)
+            evaluation = EvalData(load(self.dataset, seed=self.seed, data_dir=self.data_dir),
+                                  calibration_batches=self.calibration_batches, batch_size=self.batch_size,
+                                  seed=self.seed)
             logger.debug("loaded supernet %s in process %d", path, os.getpid())
-            _CACHE[key] = (net, calib, val)
+            _CACHE[key] = (net, evaluation)
         return _CACHE[key]
 
     @property
     def space(self):
         return self._state()[0].space
 
-    def __call__(self, arch: Mapping[str, Any]) -> dict[str, float]:
-        net, calib, val = self._state()
+    @property
+    def num_chunks(self) -> int:
+        """How many results :meth:`evaluate_chunks` yields (``val_chunks``)."""
+        return self.val_chunks
+
+    def evaluate_chunks(self, arch: Mapping[str, Any]) -> Iterator[dict[str, float]]:
+        """BN re-calibrated once, then the metrics over the images seen after each of ``val_chunks``
+        chunks (the same images in the same order for every subnet), each with
+        ``fraction_evaluated``; the last one is the whole validation set."""
+        net, evaluation = self._state()
         arch = net.space.canonical(arch)
-        metrics = evaluate_subnet(net, arch, calibration=calib, val_loader=val, device=self.device,
-                                  bn_method=self.bn_method)
-        if not math.isfinite(metrics["loss"]):
-            logger.warning("non-finite validation loss for %s", arch)
-        metrics["flops"] = float(net.space.flops(arch))
-        metrics["params"] = float(net.space.params(arch))
+        resolution = int(net.space.input_shape(arch)[-1])
+        costs = {"flops": float(net.space.flops(arch)), "params": float(net.space.params(arch))}
+        for metrics in evaluate_subnet_in_chunks(net, arch, calibration=evaluation.calibration(resolution),
+                                                 chunks=evaluation.validation_chunks(resolution, self.val_chunks),
+                                                 device=self.device, bn_method=self.bn_method):
+            if metrics["fraction_evaluated"] >= 1.0 and not math.isfinite(metrics["loss"]):
+                logger.warning("non-finite validation loss for %s", arch)
+            yield {**metrics, **costs}
+
+    def __call__(self, arch: Mapping[str, Any]) -> dict[str, float]:
+        metrics: dict[str, float] = {}
+        for metrics in self.evaluate_chunks(arch):
+            pass
         return metrics
