@@ -6,7 +6,10 @@ A strategy always *maximises* a score; the Tune adapter flips the sign for ``mod
   until more results arrive, or ``FINISHED`` when it is exhausted.
 - ``tell(arch, score)`` reports the result of an architecture; ``score`` is ``None``
   for a failed trial (error, NaN, missing metric). Architectures the strategy did not
-  propose (a user's warm-start points) may be told as well.
+  propose (a user's warm-start points) may be told as well. ``tell(arch, score,
+  fraction=f)`` with ``f < 1``: the score was measured on that share of the validation
+  set only (a trial scheduler stopped the evaluation early); it is the strategy's estimate
+  of the architecture (the ``_tell_partial`` hook) but never its ``best_arch``.
 - ``state_dict()`` / ``load_state_dict()`` capture everything, the random generator
   included, so a restored strategy continues the same sequence.
 
@@ -101,6 +104,7 @@ class Strategy:
         self.num_asked = 0
         self.num_told = 0
         self.num_failed = 0
+        self.num_partial = 0  # told with fraction < 1 (stopped early)
         self.best_arch: dict[str, Any] | None = None
         self.best_score: float | None = None
 
@@ -115,21 +119,33 @@ class Strategy:
         self.num_asked += 1
         return dict(arch)
 
-    def tell(self, arch: Mapping[str, Any], score: float | None) -> None:
+    def tell(self, arch: Mapping[str, Any], score: float | None, *, fraction: float = 1.0) -> None:
         """Report ``score`` (maximised; ``None`` for a failed trial) of ``arch``.
 
-        ``best_arch``/``best_score`` follow the first objective when the score is a tuple.
+        ``fraction``: the share of the validation set ``score`` was measured on, in (0, 1]
+        (below 1 when a trial scheduler stopped the evaluation early). Such a score goes to
+        the ``_tell_partial`` hook (by default the same as ``_tell``) and never becomes
+        ``best_score``. ``best_arch``/``best_score`` follow the first objective when the
+        score is a tuple.
         """
+        if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not 0.0 < fraction <= 1.0:
+            raise ConfigError(f"{type(self).__name__}.tell: fraction must be a number in (0, 1], got {fraction!r}")
         arch = self.space.canonical(arch)
         score = None if score is None else self._check_score(score)
         self.num_told += 1
+        partial = fraction < 1.0
         if score is None:
             self.num_failed += 1
+        elif partial:
+            self.num_partial += 1
         else:
             first = score[0] if isinstance(score, tuple) else score
             if self.best_score is None or first > self.best_score:
                 self.best_arch, self.best_score = dict(arch), first
-        self._tell(arch, score)
+        if partial and score is not None:
+            self._tell_partial(arch, score, float(fraction))
+        else:
+            self._tell(arch, score)
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue the identical sequence (plain, picklable data)."""
@@ -141,6 +157,7 @@ class Strategy:
             "num_asked": self.num_asked,
             "num_told": self.num_told,
             "num_failed": self.num_failed,
+            "num_partial": self.num_partial,
             "best_arch": None if self.best_arch is None else dict(self.best_arch),
             "best_score": self.best_score,
             "extra": self._extra_state(),
@@ -164,6 +181,7 @@ class Strategy:
         self.num_asked = int(state["num_asked"])
         self.num_told = int(state["num_told"])
         self.num_failed = int(state["num_failed"])
+        self.num_partial = int(state.get("num_partial", 0))
         self.best_arch = None if state["best_arch"] is None else dict(state["best_arch"])
         self.best_score = state["best_score"]
         self._load_extra_state(state["extra"])
@@ -187,6 +205,12 @@ class Strategy:
 
     def _tell(self, arch: dict[str, Any], score: float | None) -> None:
         raise NotImplementedError
+
+    def _tell_partial(self, arch: dict[str, Any], score: Any, fraction: float) -> None:
+        """A score measured on ``fraction`` (< 1) of the validation set: by default, taken as the
+        architecture's score (a stopped subnet was stopped for scoring poorly, so this is what
+        the strategy should learn from it). Override to weigh or drop such scores."""
+        self._tell(arch, score)
 
     def _extra_state(self) -> dict[str, Any]:
         return {}

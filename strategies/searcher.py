@@ -8,6 +8,8 @@ or equal-length sequences of them (several objectives, as ``OptunaSearch`` takes
   the trial-id -> architecture mapping, ``None`` vs ``Searcher.FINISHED``, failed and
   NaN/inf/missing-metric results (told to the strategy as ``None``), ``save``/``restore``
   into a freshly built instance, ``set_search_properties`` and ``set_max_concurrency``.
+  A trial a scheduler stopped after part of the validation set is told with its last
+  value and ``fraction=`` its ``fraction_evaluated`` (see :mod:`raynas.tune.fidelity`).
   With several objectives the strategy is told the tuple of maximised scores (only a
   strategy with ``multi_objective = True`` takes one, e.g. ``strategies.nsga2``).
 - :class:`ConstrainedSearcher` wraps a library searcher (Ray Tune's ``OptunaSearch``,
@@ -41,6 +43,7 @@ __all__ = [
     "StrategySearcher",
     "ConstrainedSearcher",
     "score_of",
+    "fraction_of",
     "objectives_of",
     "write_state",
     "read_state",
@@ -115,6 +118,15 @@ def score_of(result: Mapping[str, Any] | None, metric: str | Sequence[str], mode
             return None
         scores.append(score)
     return scores[0] if isinstance(metric, str) else tuple(scores)
+
+
+def fraction_of(result: Mapping[str, Any] | None) -> float:
+    """The share of the validation set a Tune result was measured on (``fraction_evaluated``;
+    1.0 when absent or not a number in (0, 1]): below 1 for a trial a scheduler stopped early."""
+    value = (result or {}).get("fraction_evaluated")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 < float(value) <= 1.0:
+        return 1.0
+    return float(value)
 
 
 def _as_result(scores: Any, metric: str | Sequence[str], mode: str | Sequence[str]) -> dict[str, float]:
@@ -266,7 +278,7 @@ class StrategySearcher(Searcher):
         return dict(arch)
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
-        pass  # one evaluation per trial: only the final result counts
+        pass  # intermediate (per-chunk) results: only the last one counts, told with its fraction
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         arch = self._live.pop(trial_id, None)
@@ -276,7 +288,7 @@ class StrategySearcher(Searcher):
         score = None if error else score_of(result, self._metric, self._mode)
         if score is None and not error:
             logger.debug("trial %r reported no finite %r (%r); told as failed", trial_id, self._metric, result)
-        self._strategy.tell(arch, score)
+        self._strategy.tell(arch, score, fraction=fraction_of(result))
 
     def add_evaluated_point(
         self,

@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any, Callable
 
+from raynas.cli import _fidelity
 from raynas.errors import ConfigError
 
 __all__ = ["add_commands", "COMMANDS"]
@@ -89,6 +90,7 @@ def add_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None], po
                      help="evaluation counts summarised in summary.csv (default: 1/4, 1/2, 3/4 and all of --budget)")
     cmp.add_argument("--out", required=True, help="output folder for the results, plots and report")
     cmp.add_argument("--overwrite", action="store_true", help="replace the comparison already in --out")
+    _fidelity.add_options(cmp, positive_int)
 
     rep = sub.add_parser(
         "report", help="write report.html again from a compare or search folder's CSV files",
@@ -146,7 +148,8 @@ def _evaluator(args: argparse.Namespace):
 
     if args.table is not None:
         raise ConfigError("--table applies to --benchmark only")
-    return open_checkpoint(args.checkpoint).space, supernet_evaluator(args, args.checkpoint)
+    return open_checkpoint(args.checkpoint).space, supernet_evaluator(
+        args, args.checkpoint, val_chunks=_fidelity.val_chunks(args))
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -156,12 +159,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     if args.objectives is not None:
         parse_objectives(args.objectives)  # fail before Ray starts
+    _fidelity.check(args, supernet=args.benchmark is None)
+    if args.objectives is not None and _fidelity.scheduler(args):
+        raise ConfigError(f"--early-stop {args.early_stop} follows one metric; it cannot be combined with --objectives")
     space, evaluator = _evaluator(args)
     constraints = raynas.Constraints(max_flops=args.max_flops, max_params=args.max_params)
     result = compare(space, evaluator, args.strategies, seeds=args.seeds, num_samples=args.budget,
                      max_concurrent=args.concurrency, constraints=constraints, objectives=args.objectives,
                      budgets=args.budgets, out_dir=args.out, overwrite=args.overwrite, address=args.address,
-                     progress=False if args.quiet else None)
+                     progress=False if args.quiet else None, scheduler=_fidelity.scheduler(args))
     first = result.objectives[0]
     budget = max(int(r["budget"]) for r in result.summary)
     print(f"after {budget} evaluations, mean +- std over {args.seeds} seed(s):")

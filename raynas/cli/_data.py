@@ -85,8 +85,7 @@ def add_train_data_options(p: argparse.ArgumentParser, augments: tuple[str, ...]
     add_eval_data_options(p, loader_workers_default=None)
 
 
-def supernet_evaluator(args: argparse.Namespace, checkpoint: str, *, device: str = "cpu",
-                       check: Callable[[str], None] | None = None):
+def supernet_evaluator(args: argparse.Namespace, checkpoint: str, *, device: str = "cpu", val_chunks: int = 1):
     """The ``SupernetEvaluator`` the command's data options describe; the data set and its folder
     default to those the checkpoint was trained on."""
     from raynas.evaluate.supernet import SupernetEvaluator
@@ -99,4 +98,4 @@ def supernet_evaluator(args: argparse.Namespace, checkpoint: str, *, device: str
                              val_images=getattr(args, "val_images", None),
                              calib_images=getattr(args, "calib_images", None),
                              loader_workers=getattr(args, "loader_workers", None) or 0,
-                             skip_corrupt=getattr(args, "skip_corrupt", False))
+                             skip_corrupt=getattr(args, "skip_corrupt", False), val_chunks=val_chunks)

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from raynas.cli import _compare, _data, _hardware, _import
+from raynas.cli import _compare, _data, _fidelity, _hardware, _import
 from raynas.errors import RaynasError
 
 logger = logging.getLogger("raynas.cli")
@@ -138,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--resume", action="store_true", help="continue an interrupted search in --out")
     search.add_argument("--overwrite", action="store_true", help="replace the results already in --out")
     _hardware.add_search_options(search, _positive_int, _positive_float)
+    _fidelity.add_options(search, _positive_int)
     _hardware.add_commands(sub, _common, _positive_int, _positive_float)
     _compare.add_commands(sub, _common, _positive_int, _positive_float)
     _import.add_commands(sub, _common)
@@ -216,7 +217,7 @@ def _search(args: argparse.Namespace, checkpoint: str, out: Path, *, resume: boo
     else:
         space = open_checkpoint(checkpoint).space
         device = "cuda" if getattr(args, "gpus_per_trial", 0) else "cpu"
-        evaluator = _data.supernet_evaluator(args, checkpoint, device=device)
+        evaluator = _data.supernet_evaluator(args, checkpoint, device=device, val_chunks=_fidelity.val_chunks(args))
         table = _hardware.load_table(args)
     constraints = raynas.Constraints(max_flops=getattr(args, "max_flops", None),
                                      max_params=getattr(args, "max_params", None),
@@ -228,7 +229,8 @@ def _search(args: argparse.Namespace, checkpoint: str, out: Path, *, resume: boo
                                 progress=False if args.quiet else None, strategy_options=options,
                                 archs_per_trial=getattr(args, "archs_per_trial", 1),
                                 gpus_per_trial=getattr(args, "gpus_per_trial", 0.0),
-                                storage_path=getattr(args, "storage_path", None))
+                                storage_path=getattr(args, "storage_path", None),
+                                scheduler=_fidelity.scheduler(args))
 
 
 def _dna_options(checkpoint: str | None, budget: int) -> dict[str, Any]:
@@ -254,7 +256,10 @@ def _print_best(space, result) -> None:
     print(f"best subnet: {_fmt_arch(result.best_arch)}")
     print(f"  accuracy {m.get('accuracy', float('nan')):.2f}%  loss {m.get('loss', float('nan')):.4f}  "
           f"FLOPs {space.flops(result.best_arch) / 1e6:.3f}M  params {space.params(result.best_arch) / 1e3:.1f}K")
-    print(f"  trials: {len(result.history)} ({result.num_failed} failed)")
+    stopped = f", {result.num_stopped} stopped early" if result.num_stopped else ""
+    print(f"  trials: {len(result.history)} ({result.num_failed} failed{stopped})")
+    if result.num_stopped:
+        print("  the best was evaluated on the whole validation set and re-checked (best.json)")
     return True
 
 
@@ -262,6 +267,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
     args.space = None
     _check_names(args)
     _hardware.check_search_args(args)
+    _fidelity.check(args, supernet=args.evaluator == "supernet")
     space, result = _search(args, args.checkpoint, Path(args.out), resume=args.resume, overwrite=args.overwrite)
     if args.evaluator == "predictor":
         print("accuracy below is the predictor's estimate")

@@ -6,7 +6,7 @@ import logging
 import math
 import os
 import uuid
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -16,7 +16,8 @@ from raynas.checks import check_bool, check_choice, check_positive_int
 from raynas.checkpoint import load_supernet, open_checkpoint
 from raynas.errors import ConfigError
 
-__all__ = ["SupernetEvaluator", "evaluate_subnet", "calibration_batches", "check_data_for_checkpoint"]
+__all__ = ["SupernetEvaluator", "evaluate_subnet", "evaluate_subnet_in_chunks", "calibration_batches",
+           "check_data_for_checkpoint"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,37 @@ def evaluate_subnet(
     return {"accuracy": 100.0 * correct / total, "loss": loss_sum / total}
 
 
+@torch.no_grad()
+def evaluate_subnet_in_chunks(
+    net: torch.nn.Module,
+    arch: Mapping[str, Any],
+    *,
+    calibration: Iterable[torch.Tensor],
+    chunks: Iterable[Any],
+    device: torch.device | str = "cpu",
+    bn_method: str = "torch",
+) -> Iterator[dict[str, float]]:
+    """Activate ``arch``, re-calibrate BN once, then yield accuracy and loss over the images seen
+    so far after each chunk (:meth:`raynas.data.EvalData.validation_chunks`), with
+    ``fraction_evaluated``. Nothing after the chunk a caller stops at is read or computed."""
+    from raynas.nn import recalibrate_bn
+
+    net.set_active(arch)
+    recalibrate_bn(net, [x.to(device) for x in calibration], method=bn_method)
+    net.eval()
+    correct, total, loss_sum = 0, 0, 0.0
+    for chunk in chunks:
+        for x, y in chunk.batches:
+            x, y = x.to(device), y.to(device)
+            logits = net(x)
+            loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
+            correct += int((logits.argmax(dim=1) == y).sum())
+            total += len(y)
+        if total == 0:
+            raise ValueError("a validation chunk held no readable image")
+        yield {"accuracy": 100.0 * correct / total, "loss": loss_sum / total, "fraction_evaluated": chunk.fraction}
+
+
 # One loaded supernet and data set per worker process, reused across trials.
 _CACHE: dict[tuple, Any] = {}
 
@@ -77,7 +109,7 @@ class SupernetEvaluator:
         calibration_batches: number of training batches used to re-calibrate BN
             (``calib_images`` overrides it).
         batch_size: batch size for calibration and validation.
-        data_dir, seed: passed to ``raynas.data.load`` (the seed fixes the split and the subsets).
+        data_dir, seed: passed to ``raynas.data.load`` (the seed fixes the split).
         threads: torch threads in the evaluating process (None: leave as is).
         device: where the supernet runs.
         channels_last: keep the supernet's weights in NHWC memory format (convolutions then
@@ -88,6 +120,12 @@ class SupernetEvaluator:
         bn_method: how BN statistics are re-estimated (``raynas.nn.BN_METHODS``: ``"torch"``
             or once-for-all's ``"ofa"``); None: what the checkpoint records (a supernet
             imported from once-for-all records ``"ofa"``), else ``"torch"``.
+        val_chunks: split the validation images into this many chunks of a fixed, seeded
+            order (:meth:`raynas.data.EvalData.validation_chunks`) and report the metrics
+            after each (:meth:`evaluate_chunks`, the chunk protocol of
+            :mod:`raynas.tune.fidelity`), so a Tune scheduler can stop a poor subnet early;
+            1 (default): one pass in the plain order. Calling the evaluator always
+            evaluates the whole set.
         calib_images: training images for BN re-calibration (once-for-all: 2,000).
         val_images: validate on a fixed, seeded subset of this many images (once-for-all
             searches on 10,000); None: all.
@@ -109,6 +147,7 @@ class SupernetEvaluator:
         device: str = "cpu",
         channels_last: bool = True,
         bn_method: str | None = None,
+        val_chunks: int = 1,
         calib_images: int | None = None,
         val_images: int | None = None,
         loader_workers: int = 0,
@@ -121,6 +160,7 @@ class SupernetEvaluator:
         check_positive_int(None, "calibration_batches", calibration_batches)
         check_positive_int(None, "batch_size", batch_size)
         check_bool(None, "channels_last", channels_last)
+        check_positive_int(None, "val_chunks", val_chunks)
         check_bool(None, "skip_corrupt", skip_corrupt)
         check_positive_int(None, "loader_workers", loader_workers, allow_zero=True)
         for name, value in (("calib_images", calib_images), ("val_images", val_images)):
@@ -142,6 +182,7 @@ class SupernetEvaluator:
         self.threads = threads
         self.device = device
         self.channels_last = channels_last
+        self.val_chunks = val_chunks
         self.calib_images = calib_images
         self.val_images = val_images
         self.loader_workers = loader_workers
@@ -168,8 +209,8 @@ class SupernetEvaluator:
 
         path = self.checkpoint
         key = (path, os.path.getmtime(self._file), self.dataset, self.data_dir, self._data_token, self.seed,
-               self.calibration_batches, self.batch_size, self.device, self.channels_last, self.bn_method,
-               self.calib_images, self.val_images, self.loader_workers, self.skip_corrupt)
+               self.calibration_batches, self.batch_size, self.device, self.channels_last, self.calib_images,
+               self.val_images, self.loader_workers, self.skip_corrupt)  # val_chunks: per call
         if key not in _CACHE:
             _CACHE.clear()  # one supernet per process
             if self.threads:
@@ -188,17 +229,30 @@ class SupernetEvaluator:
     def space(self):
         return self._state()[0].space
 
-    def __call__(self, arch: Mapping[str, Any]) -> dict[str, float]:
+    @property
+    def num_chunks(self) -> int:
+        """How many results :meth:`evaluate_chunks` yields (``val_chunks``)."""
+        return self.val_chunks
+
+    def evaluate_chunks(self, arch: Mapping[str, Any]) -> Iterator[dict[str, float]]:
+        """BN re-calibrated once, then the metrics over the images seen after each of ``val_chunks``
+        chunks (the same images in the same order for every subnet), each with
+        ``fraction_evaluated``; the last one is the whole validation set."""
         net, evaluation = self._state()
         arch = net.space.canonical(arch)
         resolution = int(net.space.input_shape(arch)[-1])
-        metrics = evaluate_subnet(net, arch, calibration=evaluation.calibration(resolution),
-                                  val_loader=evaluation.validation(resolution), device=self.device,
-                                  bn_method=self.bn_method)
-        if not math.isfinite(metrics["loss"]):
-            logger.warning("non-finite validation loss for %s", arch)
-        metrics["flops"] = float(net.space.flops(arch))
-        metrics["params"] = float(net.space.params(arch))
+        costs = {"flops": float(net.space.flops(arch)), "params": float(net.space.params(arch))}
+        for metrics in evaluate_subnet_in_chunks(net, arch, calibration=evaluation.calibration(resolution),
+                                                 chunks=evaluation.validation_chunks(resolution, self.val_chunks),
+                                                 device=self.device, bn_method=self.bn_method):
+            if metrics["fraction_evaluated"] >= 1.0 and not math.isfinite(metrics["loss"]):
+                logger.warning("non-finite validation loss for %s", arch)
+            yield {**metrics, **costs}
+
+    def __call__(self, arch: Mapping[str, Any]) -> dict[str, float]:
+        metrics: dict[str, float] = {}
+        for metrics in self.evaluate_chunks(arch):
+            pass
         return metrics
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+import random
 import time
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 __all__ = ["ToyEvaluator"]
 
@@ -16,21 +17,34 @@ class ToyEvaluator:
     their range, so the optimum is interior and strategies have something to find.
     Optionally sleeps ``delay_s`` per call to model evaluation cost.
 
+    With ``chunks=N`` it follows the chunk protocol of :mod:`raynas.tune.fidelity`
+    (``evaluate_chunks``): after chunk ``k`` of ``N`` it reports the true accuracy plus a
+    seeded, per-architecture error of ``noise * (1 - k/N)`` standard deviations (none after
+    the last chunk), sleeping ``delay_s / N`` per chunk, as a model of a validation pass
+    that an early-stopping scheduler may cut short.
+
     Args:
         space: the search space the architectures come from.
-        delay_s: seconds slept per evaluation.
+        delay_s: seconds slept per (whole) evaluation.
+        chunks: results per evaluation through ``evaluate_chunks`` (1: one).
+        noise: accuracy points of error after the first chunks (scaled by the unseen share).
+        seed: seeds that error.
     """
 
-    def __init__(self, space: Any, *, delay_s: float = 0.0):
+    def __init__(self, space: Any, *, delay_s: float = 0.0, chunks: int = 1, noise: float = 0.0, seed: int = 0):
         if isinstance(delay_s, bool) or not isinstance(delay_s, (int, float)) or not delay_s >= 0:
             raise ValueError(f"delay_s must be a number >= 0, got {delay_s!r}")
+        if isinstance(chunks, bool) or not isinstance(chunks, int) or chunks < 1:
+            raise ValueError(f"chunks must be an int >= 1, got {chunks!r}")
+        if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not noise >= 0 or not math.isfinite(noise):
+            raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
         self.space = space
         self.delay_s = float(delay_s)
+        self.num_chunks = chunks
+        self.noise = float(noise)
+        self.seed = seed
 
-    def __call__(self, arch: Mapping[str, Any]) -> dict[str, float]:
-        arch = self.space.canonical(arch)
-        if self.delay_s:
-            time.sleep(self.delay_s)
+    def _metrics(self, arch: Mapping[str, Any]) -> dict[str, float]:
         total, weight = 0.0, 0.0
         for i, (key, values) in enumerate(self.space.choices.items()):
             if len(values) < 2:
@@ -46,3 +60,22 @@ class ToyEvaluator:
         except NotImplementedError:
             pass
         return metrics
+
+    def __call__(self, arch: Mapping[str, Any]) -> dict[str, float]:
+        arch = self.space.canonical(arch)
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        return self._metrics(arch)
+
+    def evaluate_chunks(self, arch: Mapping[str, Any]) -> Iterator[dict[str, float]]:
+        """The metrics after each of ``chunks`` chunks, each with ``fraction_evaluated``."""
+        arch = self.space.canonical(arch)
+        exact = self._metrics(arch)
+        key = ",".join(f"{k}={arch[k]}" for k in sorted(arch))
+        rng = random.Random(f"{self.seed}/{key}")
+        for k in range(1, self.num_chunks + 1):
+            if self.delay_s:
+                time.sleep(self.delay_s / self.num_chunks)
+            fraction = k / self.num_chunks
+            error = rng.gauss(0.0, 1.0) * self.noise * (1.0 - fraction)
+            yield {**exact, "accuracy": exact["accuracy"] + error, "fraction_evaluated": fraction}

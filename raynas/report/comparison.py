@@ -123,14 +123,20 @@ def write_comparison(out: Path, rows: list[dict[str, Any]], settings: Mapping[st
         "space": settings["space"], "evaluator": settings["evaluator"], "strategies": ", ".join(names),
         "seeds": ", ".join(map(str, settings["seeds"])), "evaluations per run": settings["num_samples"],
         "concurrency": settings["max_concurrent"],
+        "early stopping": settings.get("scheduler") or "none",
         "objectives": ", ".join(settings["objectives"]),
         "constraints": ", ".join(f"{k}={v:g}" for k, v in settings["constraints"].items() if v is not None) or "none",
     }
     setup.update(extra_setup or {})
     if optimum is not None:
         setup["known optimum"] = f"{score} = {optimum:.6g}"
-    failed = sum(1 for r in rows if r.get("status") != "ok")
+    failed = sum(1 for r in rows if r.get("status") not in ("ok", "stopped"))
     notes = [f"{len(rows)} trials in all, {failed} failed (their reasons are in results.csv).", *notes]
+    stopped = sum(1 for r in rows if r.get("status") == "stopped")
+    if stopped:
+        notes.append(f"{stopped} trials were stopped early by the trial scheduler after part of the validation set "
+                     "(status 'stopped', fraction_evaluated in results.csv); only subnets evaluated in full count "
+                     "as results.")
     files = {"report.html": "the comparison on one page (open it in a browser)", "results.csv": "one row per trial", "summary.csv": "mean/std/median over seeds at each budget",
              "compare.json": "the settings", "runs/": "each run's own search folder"}
     if multi:

@@ -281,7 +281,11 @@ def _point_data(data: ReportData, order: Sequence[str], front: set[int]) -> list
     for i, row in enumerate(data.rows):
         label = (f"{row['strategy']} seed {row['seed']}, trial {row['trial']}" if data.kind == "compare"
                  else f"trial {row['trial']} ({row.get('trial_id', '')})")
-        if row.get("status", "ok") != "ok":
+        if row.get("status") == "stopped":
+            fraction = row.get("fraction_evaluated")
+            label += (f" stopped early after {100 * fraction:.0f}% of the validation set" if finite(fraction)
+                      else " stopped early")
+        elif row.get("status", "ok") != "ok":
             label += f" FAILED: {row.get('error', '')}"
         points.append({"label": label, "front": i in front, "metrics": _metrics_of(row, order),
                        "arch": row.get("arch") if isinstance(row.get("arch"), dict) else {}})
@@ -398,7 +402,7 @@ def _summary_card(data: ReportData, summary: list[dict[str, Any]], final: int, w
             cell = cells.get((name, quantity))
             row.append("-" if cell is None or cell["mean"] is None else
                        f"{_fmt(cell['mean'])} &plusmn; {_fmt(cell['std'], 2)} <small>({_fmt(cell['median'])})</small>")
-        row += [str(len(mine)), str(sum(1 for r in mine if r.get("status", "ok") != "ok"))]
+        row += [str(len(mine)), str(sum(1 for r in mine if r.get("status", "ok") not in ("ok", "stopped")))]
         for key in ("total_s", "startup_s", "evaluating_s", "other_s"):
             values = [s[key] for s in splits if s[key] is not None]
             row.append(_fmt(statistics.fmean(values), 3) if values else "-")
@@ -511,7 +515,7 @@ def _search_page(data: ReportData) -> str:
         cards.append(_card(f"Best {metric} so far", built[0], "Each trial's value as a marker (hover for its "
                            "architecture); the line is the best so far.", ident="card-best"))
     scatter, front, _info = _scatter_card(data, order, best)
-    failed = len(data.rows) - sum(1 for r in data.rows if r.get("status", "ok") == "ok")
+    failed = sum(1 for r in data.rows if r.get("status", "ok") not in ("ok", "stopped"))
     if best is None:
         verdict = f"No trial succeeded ({failed} failed); their reasons are in history.csv."
         best_card = ""

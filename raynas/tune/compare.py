@@ -18,6 +18,7 @@ comparison folder then holds:
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -184,6 +185,7 @@ def compare(
     strategy_options: Mapping[str, Mapping[str, Any]] | None = None,
     progress: Any = None,
     title: str | None = None,
+    scheduler: Any = None,
 ) -> CompareResult:
     """Run every strategy with every seed through ``raynas.search``; write tables, plots and a report.
 
@@ -207,6 +209,8 @@ def compare(
             already holds a comparison is refused unless ``overwrite``.
         strategy_options: strategy name -> its options (``strategies.options(name)``).
         progress: as for :func:`raynas.search`; one display counts the trials of all runs.
+        scheduler: as for :func:`raynas.search` (e.g. ``"asha"`` to stop poor subnets of a chunked
+            evaluator early); each run gets its own copy, so no run's decisions depend on another's.
 
     Raises:
         ConfigError: unknown strategy, bad seeds/budgets/objectives, or an occupied ``out_dir``.
@@ -243,6 +247,7 @@ def compare(
         "objectives": [str(o) for o in objective_list], "multi_objective": multi,
         "constraints": constraints.to_dict(), "score": score, "optimum": optimum, "budgets": budget_list,
         "strategy_options": options,
+        "scheduler": scheduler if scheduler is None or isinstance(scheduler, str) else type(scheduler).__name__,
     }
     (out / MARKER).write_text(json.dumps(settings, indent=2, default=str))
 
@@ -272,6 +277,7 @@ def compare(
                     seed=seed, constraints=constraints, metric=run_metric, mode=run_mode,
                     out_dir=out / "runs" / run_name, name=run_name, address=address,
                     cpus_per_trial=cpus_per_trial, strategy_options=run_options, progress=display,
+                    scheduler=copy.deepcopy(scheduler),
                 )
                 runs[(name, seed)] = result
                 rows += _rows_of(name, seed, result.history)

@@ -17,6 +17,7 @@ from raynas._outdir import prepare_out_dir, storage_location
 from raynas._ray import init_ray, set_ray_env
 from raynas.constraints import Constraints
 from raynas.errors import ConfigError
+from raynas.tune.fidelity import FRACTION, chunks_of, evaluate_in_chunks, is_full
 
 __all__ = ["search", "SearchResult", "evaluate_trial"]
 
@@ -42,6 +43,11 @@ class SearchResult:
     def num_failed(self) -> int:
         return sum(1 for row in self.history if row.get("status") == "failed")
 
+    @property
+    def num_stopped(self) -> int:
+        """Trials a scheduler stopped after part of the validation set (``status == "stopped"``)."""
+        return sum(1 for row in self.history if row.get("status") == "stopped")
+
 
 def _evaluate_one(arch: dict[str, Any], evaluator: Callable[[dict[str, Any]], Mapping[str, Any]],
                   metric: str) -> dict[str, Any]:
@@ -54,14 +60,19 @@ def _evaluate_one(arch: dict[str, Any], evaluator: Callable[[dict[str, Any]], Ma
     if not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ValueError(f"evaluator returned non-finite {metric}={value!r}")
     metrics["eval_time_s"] = time.perf_counter() - started
+    if callable(getattr(evaluator, "evaluate_chunks", None)):
+        metrics.setdefault(FRACTION, 1.0)  # a chunked evaluator called whole: the whole set
     return metrics
 
 
 def evaluate_trial(config: dict[str, Any], evaluator: Callable[[dict[str, Any]], Mapping[str, Any]], metric: str) -> None:
-    """The Tune trainable: evaluate one architecture (or a batch of them) and report once.
+    """The Tune trainable: evaluate one architecture (or a batch of them) and report.
 
     One architecture: a non-finite or missing metric raises, so Tune records the trial
-    as failed with that reason and the searcher is told ``error=True``.
+    as failed with that reason and the searcher is told ``error=True``. An evaluator with
+    ``evaluate_chunks`` (:mod:`raynas.tune.fidelity`) reports once per validation chunk
+    (``training_iteration`` = chunks seen, ``fraction_evaluated`` = share of the set), so a
+    trial scheduler can stop it early; any other reports once.
 
     A batch (``config == {BATCH_KEY: [arch, ...]}``, see :mod:`raynas.tune.batch`): each
     architecture is evaluated in turn; one that fails is reported as ``{"error": reason}``
@@ -74,6 +85,10 @@ def evaluate_trial(config: dict[str, Any], evaluator: Callable[[dict[str, Any]],
 
     where = {"node_id": ray.get_runtime_context().get_node_id(), "pid": os.getpid()}
     if BATCH_KEY not in config:
+        if chunks_of(evaluator) > 1:
+            for metrics in evaluate_in_chunks(config, evaluator, metric):
+                tune.report({**metrics, **where})
+            return
         tune.report({**_evaluate_one(config, evaluator, metric), **where})
         return
     entries: list[dict[str, Any]] = []
@@ -108,6 +123,8 @@ def _make_history_callback(path: Path, metric: str, mode: str, total: int, progr
             node = str(result.get("node_id") or "")  # where it ran
             now = time.monotonic() - self.started
             if BATCH_KEY not in trial.config:
+                if status == "ok" and not is_full(result):
+                    status = "stopped"  # by the trial scheduler, after part of the validation set
                 self._row(trial.trial_id, dict(trial.config), status, result, error, node, now)
                 return
             archs = trial.config[BATCH_KEY]
@@ -139,7 +156,7 @@ def _make_history_callback(path: Path, metric: str, mode: str, total: int, progr
             logger.debug("trial %d/%d %s: best %s %s, elapsed %.0fs, ~%.0fs left", done, total, status, metric,
                          best, elapsed, remaining)
             if self.progress is not None:
-                self.progress.trial_done(value if status == "ok" else None, failed=status != "ok")
+                self.progress.trial_done(value if status == "ok" else None, failed=status == "failed")
 
         def on_trial_complete(self, iteration, trials, trial, **info):
             self._record(trial, "ok", None)
@@ -233,12 +250,44 @@ def _reconcile_history(path: Path, restored: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def _best(history: list[dict[str, Any]], metric: str, mode: str) -> dict[str, Any] | None:
-    ok = [r for r in history if r.get("status") == "ok" and isinstance(r.get(metric), (int, float))
-          and math.isfinite(r[metric])]
+def _best(history: list[dict[str, Any]], metric: str, mode: str, *, status: str = "ok") -> dict[str, Any] | None:
+    """The best row of ``status`` by ``metric``; rows of ``"ok"`` count only if evaluated in full."""
+    ok = [r for r in history if r.get("status") == status and isinstance(r.get(metric), (int, float))
+          and math.isfinite(r[metric]) and (status != "ok" or is_full(r))]
     if not ok:
         return None
     return max(ok, key=lambda r: r[metric]) if mode == "max" else min(ok, key=lambda r: r[metric])
+
+
+def _recheck_best(row: dict[str, Any], evaluator: Any, metric: str, *, cpus: float, gpus: float,
+                  run: Callable[..., dict[str, Any]]) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """Evaluate the best row's architecture again on the whole validation set.
+
+    ``row`` is the best row evaluated in full, or, when no trial was, the best stopped one:
+    then it becomes the best only through this full evaluation. Returns the best arch,
+    its metrics, and what ``best.json`` records of the re-check.
+    """
+    searched = {k: v for k, v in row.items() if k not in ("arch", "status", "error", "node_id")}
+    note: dict[str, Any] = {"trial_id": row["trial_id"], "status_in_search": row["status"],
+                            f"{FRACTION}_in_search": row.get(FRACTION), f"{metric}_in_search": row.get(metric)}
+    try:
+        full = run(evaluator, row["arch"], metric, cpus=cpus, gpus=gpus)
+    except Exception as exc:  # noqa: BLE001 - reported, the search's own result stands
+        logger.warning("re-checking the best architecture on the whole validation set failed: %s: %s",
+                       type(exc).__name__, exc)
+        note["error"] = f"{type(exc).__name__}: {exc}"
+        if row["status"] != "ok":  # never report a partly evaluated subnet as the best
+            return None, {}, note
+        return row["arch"], searched, note
+    note[f"{metric}_full"] = full[metric]
+    if row["status"] == "ok" and not math.isclose(full[metric], row[metric], rel_tol=1e-6, abs_tol=1e-9):
+        logger.warning("the best architecture scored %s=%s in the search but %s on re-check; best.json has the "
+                       "re-check", metric, row[metric], full[metric])
+    metrics = {**{k: v for k, v in searched.items() if k in ("trial_id", "wall_time_s")},
+               **{k: v for k, v in full.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}}
+    logger.info("best architecture re-checked on the whole validation set: %s = %s (in the search: %s on %.0f%%)",
+                metric, full[metric], row.get(metric), 100 * float(row.get(FRACTION) or 1.0))
+    return row["arch"], metrics, note
 
 
 def _check_resources(cpus_per_trial: float, gpus_per_trial: float) -> None:
@@ -275,6 +324,7 @@ def search(
     strategy_options: Mapping[str, Any] | None = None,
     progress: Any = None,
     archs_per_trial: int = 1,
+    scheduler: Any = None,
 ) -> SearchResult:
     """Search ``space`` with ``strategy``, each trial evaluating one architecture with ``evaluator``.
 
@@ -303,6 +353,13 @@ def search(
         progress: a one-line display of trials done/total, best so far, elapsed and remaining
             time: ``None`` (default) draws it only when stderr and stdout are terminals,
             ``False`` never, ``True`` always; a ``raynas.report.Progress`` is used as is.
+        scheduler: a Tune trial scheduler, or the name of an early-stopping one
+            (:data:`raynas.tune.fidelity.EARLY_STOP`: ``"asha"``, ``"hyperband"``, ``"median"``,
+            built for the evaluator's chunks by :func:`raynas.tune.fidelity.make_scheduler`).
+            With an evaluator that reports per validation chunk it stops poor subnets early;
+            their rows say ``status="stopped"`` and how much they saw, they are never the
+            best, and the best is evaluated again on the whole set (``best.json``'s
+            ``"recheck"``). See :mod:`raynas.tune.fidelity`.
     """
     import strategies
     from ray import tune
@@ -322,6 +379,13 @@ def search(
         raise TypeError(f"evaluator must be callable arch -> dict of metrics, got {type(evaluator).__name__}")
     constraints = constraints or Constraints()
     constraints.check_feasible(space)
+    if isinstance(scheduler, str):
+        from raynas.tune.fidelity import make_scheduler
+
+        scheduler = make_scheduler(scheduler, metric=metric, mode=mode, chunks=chunks_of(evaluator))
+    from raynas.tune.fidelity import check_scheduler_fits
+
+    check_scheduler_fits(scheduler, evaluator, metric=metric, mode=mode, archs_per_trial=archs_per_trial)
 
     if out_dir is None:
         if resume:
@@ -371,6 +435,7 @@ def search(
                 search_alg=ConcurrencyLimiter(searcher, max_concurrent=max_concurrent),
                 num_samples=num_samples,
                 reuse_actors=True,
+                scheduler=scheduler,
             ),
             run_config=tune.RunConfig(
                 name=name,
@@ -391,14 +456,22 @@ def search(
     best_arch = best_row["arch"] if best_row else None
     best_metrics = ({k: v for k, v in best_row.items() if k not in ("arch", "status", "error", "node_id")}
                     if best_row else {})
-    (out / BEST_FILE).write_text(json.dumps({"arch": best_arch, "metrics": best_metrics, "metric": metric,
-                                             "mode": mode}, indent=2))
+    record: dict[str, Any] = {"arch": best_arch, "metrics": best_metrics, "metric": metric, "mode": mode}
+    if any(r.get("status") == "stopped" for r in history) or (scheduler is not None and chunks_of(evaluator) > 1):
+        from raynas.tune.fidelity import recheck
+
+        candidate = best_row or _best(history, metric, mode, status="stopped")
+        if candidate is not None:
+            best_arch, best_metrics, record["recheck"] = _recheck_best(
+                candidate, evaluator, metric, cpus=cpus_per_trial, gpus=gpus_per_trial, run=recheck)
+            record.update(arch=best_arch, metrics=best_metrics)
+    (out / BEST_FILE).write_text(json.dumps(record, indent=2))
     if history:
         from raynas.report.html import write_html_report
 
         write_html_report(out)
-    logger.info("search finished: %d trials (%d failed) in %.1fs; best %s = %s", len(history),
-                sum(r["status"] == "failed" for r in history), time.monotonic() - started, metric,
-                best_metrics.get(metric))
+    logger.info("search finished: %d trials (%d failed, %d stopped early) in %.1fs; best %s = %s", len(history),
+                sum(r["status"] == "failed" for r in history), sum(r["status"] == "stopped" for r in history),
+                time.monotonic() - started, metric, best_metrics.get(metric))
     return SearchResult(best_arch=best_arch, best_metrics=best_metrics, history=history, path=out,
                         metric=metric, mode=mode, result_grid=grid)
