@@ -17,11 +17,13 @@ from typing import Any
 
 from raynas.constraints import Constraints
 from raynas.errors import (
+    ClusterError,
     ConfigError,
     InfeasibleConstraints,
     InvalidArchitecture,
     InvalidCheckpoint,
     RaynasError,
+    SearchFailed,
 )
 
 __version__ = "0.1.0"
@@ -50,6 +52,8 @@ __all__ = [
     "InvalidArchitecture",
     "InvalidCheckpoint",
     "RaynasError",
+    "ClusterError",
+    "SearchFailed",
     *_LAZY,
 ]
 

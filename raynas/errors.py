@@ -8,6 +8,8 @@ __all__ = [
     "InfeasibleConstraints",
     "InvalidCheckpoint",
     "ConfigError",
+    "ClusterError",
+    "SearchFailed",
 ]
 
 
@@ -35,3 +37,24 @@ class InvalidCheckpoint(RaynasError):
 
 class ConfigError(RaynasError):
     """A configuration value is outside its valid range or an unknown key was given."""
+
+
+class ClusterError(RaynasError, ConnectionError):
+    """A Ray cluster could not be reached or refused this client (e.g. token authentication).
+
+    The message names the address and the likely cause. Also a ``ConnectionError``.
+    """
+
+
+class SearchFailed(RaynasError):
+    """A search ended without a single successful trial.
+
+    Attributes:
+        history: one row per trial (``status``, ``error`` ...), as ``SearchResult.history``.
+        result: the :class:`raynas.SearchResult`, for its paths and Tune result grid.
+    """
+
+    def __init__(self, message: str, history: list | None = None, result: object = None):
+        super().__init__(message)
+        self.history = list(history or [])
+        self.result = result

@@ -6,6 +6,12 @@ measured.
 
 Formats:
 
+Every format records the preprocessing the model expects (input shape and layout, pixel
+scale, per-channel mean and std, how images are resized, class count; see
+:func:`raynas.data.preprocessing`): ``preprocessing.json`` among a TorchScript file's extra
+files, ``raynas.preprocessing`` in an ONNX model's ``metadata_props``, a ``preprocessing``
+entry in a state-dict file. :func:`read_metadata` reads it from any of them.
+
 - ``torchscript``: ``torch.jit.script`` of the extracted subnet, saved with the
   architecture as an extra file (``arch.json``). It needs only ``torch`` to run::
 
@@ -38,18 +44,19 @@ from typing import Any, Mapping
 
 from raynas.errors import ConfigError, InvalidCheckpoint
 
-__all__ = ["FORMATS", "SUBNET_FORMAT", "export_subnet", "prepare_subnet", "recorded_data", "load_arch", "load_subnet",
-           "ExportResult"]
+__all__ = ["FORMATS", "SUBNET_FORMAT", "PREPROCESSING_FILE", "export_subnet", "prepare_subnet", "recorded_data",
+           "load_arch", "load_subnet", "read_metadata", "ExportResult"]
 
 logger = logging.getLogger(__name__)
 
 FORMATS = ("state_dict", "torchscript", "onnx")
 SUBNET_FORMAT = "raynas.subnet"
+PREPROCESSING_FILE = "preprocessing.json"  # the TorchScript extra file
 _ONNX_HINT = "pip install onnx onnxscript (or pip install 'raynas[onnx]' onnxscript)"
 
 
 class ExportResult(dict):
-    """What was written: ``path``, ``format``, ``arch``, ``input_shape``, ``flops``, ``params``."""
+    """What was written: ``path``, ``format``, ``arch``, ``input_shape``, ``flops``, ``params``, ``preprocessing``."""
 
     @property
     def path(self) -> Path:
@@ -211,18 +218,21 @@ def export_subnet(
                                             data=data)
     space = net.space
     shape = tuple(int(v) for v in space.input_shape(canonical))
+    preprocessing = _preprocessing(checkpoint, dataset, shape, net.num_classes)
     out.parent.mkdir(parents=True, exist_ok=True)
     if format == "torchscript":
         with warnings.catch_warnings():  # TorchScript is what this format promises, deprecated or not
             warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated", category=FutureWarning)
             scripted = torch.jit.script(subnet)
             scripted.save(str(out), _extra_files={"arch.json": json.dumps(canonical, sort_keys=True),
-                                                  "input_shape.json": json.dumps(list(shape))})
+                                                  "input_shape.json": json.dumps(list(shape)),
+                                                  PREPROCESSING_FILE: json.dumps(preprocessing, sort_keys=True)})
     elif format == "state_dict":
         torch.save({
             "format": SUBNET_FORMAT, "version": 1, "arch": dict(canonical), "space": space.name,
             "space_kwargs": dict(space.kwargs), "num_classes": net.num_classes, "input_shape": list(shape),
             "state_dict": {k: v.detach().cpu() for k, v in subnet.state_dict().items()},
+            "preprocessing": json.dumps(preprocessing, sort_keys=True),
         }, out)
     else:
         example = torch.zeros((1, *shape))
@@ -239,9 +249,74 @@ def export_subnet(
         finally:
             logger.debug("torch.onnx.export: %s", chatter.getvalue().strip())
         program.save(str(out))
+        _set_onnx_metadata(out, {"raynas.preprocessing": json.dumps(preprocessing, sort_keys=True),
+                                 "raynas.arch": json.dumps(canonical, sort_keys=True)})
     flops, params = float(space.flops(canonical)), float(space.params(canonical))
     logger.info("exported %s subnet (%.4g FLOPs, %.4g params) to %s", format, flops, params, out)
-    return ExportResult(path=out, format=format, arch=dict(canonical), input_shape=shape, flops=flops, params=params)
+    return ExportResult(path=out, format=format, arch=dict(canonical), input_shape=shape, flops=flops, params=params,
+                        preprocessing=preprocessing)
+
+
+def _preprocessing(checkpoint: str | os.PathLike, dataset: str | None, shape: tuple[int, ...],
+                   num_classes: int) -> dict[str, Any]:
+    """What an exported model expects: input shape and layout, scale, mean/std, resize, class count."""
+    from raynas.checkpoint import open_checkpoint
+    from raynas.data import preprocessing
+
+    trained_on = dataset or open_checkpoint(checkpoint).dataset
+    out: dict[str, Any] = {"input_shape": list(shape), "channels": shape[0], "resolution": list(shape[1:]),
+                           "layout": "NCHW float32", "num_classes": int(num_classes),
+                           "formula": "x = (pixel * scale - mean) / std, per channel"}
+    if trained_on is None:
+        out["note"] = "the checkpoint records no data set: normalisation unknown"
+        return out
+    try:
+        out.update(preprocessing(trained_on))
+    except ConfigError:
+        out.update(dataset=trained_on, note="a data set of the user's own: normalise as it was trained")
+    return out
+
+
+def _set_onnx_metadata(path: Path, props: Mapping[str, str]) -> None:
+    """Add ``props`` to an ONNX file's ``metadata_props`` (read back with ``onnx.load(path).metadata_props``)."""
+    import onnx
+
+    model = onnx.load(str(path))
+    existing = {p.key: p for p in model.metadata_props}
+    for key, value in props.items():
+        entry = existing.get(key) or model.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(model, str(path))
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The preprocessing an exported file records (TorchScript, ONNX or state dict), as a dict.
+
+    Raises:
+        InvalidCheckpoint: the file is none of those, or records none.
+    """
+    import torch
+
+    path = Path(path)
+    text: str | None = None
+    if path.suffix == ".onnx":
+        import onnx
+
+        text = {p.key: p.value for p in onnx.load(str(path)).metadata_props}.get("raynas.preprocessing")
+    else:
+        try:
+            files = {PREPROCESSING_FILE: ""}
+            torch.jit.load(str(path), map_location="cpu", _extra_files=files)
+            text = files[PREPROCESSING_FILE] or None
+        except Exception:  # noqa: BLE001 - not TorchScript: a state-dict subnet file
+            try:
+                payload = torch.load(path, map_location="cpu", weights_only=True)
+            except Exception as exc:  # noqa: BLE001 - torch raises many types for bad files
+                raise InvalidCheckpoint(f"{os.fspath(path)!r} is not an exported raynas model: {exc}") from exc
+            text = payload.get("preprocessing") if isinstance(payload, dict) else None
+    if not text:
+        raise InvalidCheckpoint(f"{os.fspath(path)!r} records no preprocessing (exported by an older raynas?)")
+    return json.loads(text)
 
 
 def load_subnet(path: str | os.PathLike):

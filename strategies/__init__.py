@@ -9,6 +9,6 @@ Reach a strategy through the registry::
 """
 
 from strategies._base import FINISHED, Strategy
-from strategies._registry import available, get, options, register, unregister
+from strategies._registry import available, fit_budget, get, options, register, unregister
 
-__all__ = ["Strategy", "FINISHED", "available", "get", "options", "register", "unregister"]
+__all__ = ["Strategy", "FINISHED", "available", "get", "options", "register", "unregister", "fit_budget"]

@@ -15,7 +15,7 @@ from raynas.constraints import Constraints
 from raynas.errors import ConfigError
 from raynas.registry import Registry
 
-__all__ = ["get", "available", "register", "unregister", "options"]
+__all__ = ["get", "available", "register", "unregister", "options", "fit_budget"]
 
 _REGISTRY = Registry("strategy", {
     "random": "strategies.random:RandomStrategy",
@@ -29,6 +29,11 @@ _REGISTRY = Registry("strategy", {
     "nevergrad": "strategies.library:nevergrad",
 })
 _COMMON = ("space", "seed", "constraints")
+
+# Built-in strategies whose option counts evaluations spent before the strategy itself acts
+# (evolution: random members until the population is full; tpe: random start-up trials),
+# and the smallest value the option takes.
+_WARM_UP_OPTIONS = {"evolution": ("population_size", 2), "tpe": ("n_startup_trials", 1)}
 
 
 def register(name: str, factory: Callable[..., Any], *, overwrite: bool = False) -> None:
@@ -117,3 +122,38 @@ def get(
         f"factory of strategy {name!r} returned {type(built).__name__}; expected a strategies.Strategy or a "
         "ray.tune.search.Searcher"
     )
+
+
+def fit_budget(name: str, num_samples: int, strategy_options: dict[str, Any] | None = None
+               ) -> tuple[dict[str, Any], str | None]:
+    """Options for ``name`` that let it act within ``num_samples`` evaluations, and what was done, in words.
+
+    Evolution fills its population (``population_size``) and TPE its start-up trials
+    (``n_startup_trials``) with uniform random samples before they act. When that warm-up
+    takes the whole budget, the strategy would behave exactly as random search:
+
+    - with the option at its default, it is adapted to a quarter of the budget, and the note says so;
+    - set by the user, it is kept, and the note warns that the strategy will not act.
+
+    Returns ``(options, note)``; ``note`` is ``None`` when nothing needed saying.
+    """
+    options_out = dict(strategy_options or {})
+    if name not in _WARM_UP_OPTIONS or _REGISTRY.is_user(name):
+        return options_out, None
+    option, lowest = _WARM_UP_OPTIONS[name]
+    given = option in options_out
+    value = options_out[option] if given else (options(name) or {}).get(option)
+    if not isinstance(value, int) or value < num_samples:
+        return options_out, None
+    if given:
+        return options_out, (f"strategy {name!r}: {option}={value} is not below the budget of {num_samples} "
+                             f"evaluations, so every evaluation is a uniform random sample and {name} acts as random "
+                             f"search; give a {option} below {num_samples} or a larger budget")
+    adapted = max(lowest, num_samples // 4)
+    if adapted >= num_samples:
+        return options_out, (f"strategy {name!r}: a budget of {num_samples} evaluations is too small for it to act "
+                             f"({option} is at least {lowest}); it acts as random search")
+    options_out[option] = adapted
+    return options_out, (f"strategy {name!r}: its default {option}={value} is not below the budget of "
+                         f"{num_samples} evaluations, so it would only ever sample at random; using "
+                         f"{option}={adapted} (a quarter of the budget) instead")

@@ -1,6 +1,8 @@
-"""A real multi-node Ray cluster on this machine: a head and a second node (1 CPU each,
-distinct node ids, ``ray.cluster_utils.Cluster``), then ``raynas search --address`` and
-``raynas train --address --workers 2`` from the command line.
+"""A real multi-node Ray cluster on this machine, secured with Ray's token authentication
+(``RAY_AUTH_MODE=token``): a head and a second node (1 CPU each, distinct node ids,
+``ray.cluster_utils.Cluster``), then ``raynas search --address`` and ``raynas train --address
+--workers 2`` from the command line with the cluster's token, and a client without it refused
+in one line.
 
 The cluster lives in a child process (this file run as a script) with its own
 ``RAY_TMPDIR``, so it never meets the session's local Ray of the other tests (two Ray
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -59,9 +62,13 @@ def cluster_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("cluster")
     token = uuid.uuid4().hex
     ray_tmp = tempfile.mkdtemp(prefix="rnc-", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    auth_token = work / "auth_token"  # the cluster's token; every node and client reads it
+    auth_token.write_text(secrets.token_hex(32))
+    auth_token.chmod(0o600)
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_AUTH_TOKEN")}
     env.update({MARKER: token, "RAY_TMPDIR": ray_tmp, "PYTHONPATH": os.pathsep.join(
-        p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)})
+        p for p in (str(REPO), env.get("PYTHONPATH", "")) if p),
+        "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(auth_token)})
     started = time.monotonic()
     try:
         child = subprocess.run([sys.executable, __file__, str(work)], env=env, capture_output=True, text=True,
@@ -106,6 +113,20 @@ def test_train_places_one_worker_per_node(cluster_run):
     assert train["checkpoint_exists"] and train["epochs"] == [1]
 
 
+def test_the_cluster_runs_with_token_authentication(cluster_run):
+    assert cluster_run["auth_mode"] == "token"
+
+
+def test_a_client_without_the_token_is_refused_in_one_line(cluster_run):
+    refused = cluster_run["refused"]
+    assert refused["returncode"] == 2, refused["stderr"]
+    line = refused["stderr"].strip().splitlines()[-1]
+    assert line.startswith("raynas: error: cannot join the Ray cluster at " + cluster_run["address"])
+    assert "token authentication" in line and "RAY_AUTH_MODE" in line
+    assert "Traceback" not in refused["stderr"]
+    assert not refused["out_exists"]  # refused before anything was written
+
+
 def test_every_process_of_the_cluster_is_gone(cluster_run):
     assert cluster_run["started_processes"] >= 4  # two raylets, GCS, ...
     assert cluster_run["alive_after_shutdown"] == []
@@ -119,8 +140,8 @@ def _cli() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "raynas.cli.main"]
 
 
-def _run(command: list[str]) -> subprocess.CompletedProcess:
-    return subprocess.run(command, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S)
+def _run(command: list[str], env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(command, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S, env=env)
 
 
 def _child(work: Path) -> None:
@@ -142,6 +163,8 @@ def _child(work: Path) -> None:
         report["cpus"] = {n["NodeID"]: n["Resources"].get("CPU") for n in cluster.global_state.node_table()
                           if n["Alive"]}
         address = cluster.address
+        report["address"] = address
+        report["auth_mode"] = os.environ.get("RAY_AUTH_MODE")
 
         search_out = work / "search"
         done = _run(_cli() + ["search", "--address", address, "--checkpoint", str(checkpoint), "--strategy",
@@ -168,6 +191,15 @@ def _child(work: Path) -> None:
                 epochs = [int(float(row["epoch"])) for row in csv.DictReader(f)]
         report["train"] = {"returncode": done.returncode, "stderr": done.stderr[-4000:], "workers": workers,
                            "checkpoint_exists": (train_out / "supernet.pt").exists(), "epochs": epochs}
+
+        # A client with neither RAY_AUTH_MODE=token nor the token (nor ~/.ray/auth_token's copy of it).
+        bare = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")}
+        bare["HOME"] = str(work / "elsewhere")
+        refused_out = work / "refused"
+        done = _run(_cli() + ["search", "--address", address, "--checkpoint", str(checkpoint), "--strategy",
+                              "random", "--budget", "2", "--out", str(refused_out), "--quiet"], env=bare)
+        report["refused"] = {"returncode": done.returncode, "stderr": done.stderr[-4000:],
+                             "out_exists": refused_out.exists()}
     finally:
         processes = [p.process for node in cluster.list_all_nodes() for infos in node.all_processes.values()
                      for p in infos]

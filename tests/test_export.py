@@ -17,7 +17,7 @@ import torch
 import search_spaces
 from raynas.cli.main import main
 from raynas.errors import ConfigError, InvalidArchitecture
-from raynas.export import export_subnet, load_arch, load_subnet
+from raynas.export import PREPROCESSING_FILE, export_subnet, load_arch, load_subnet, read_metadata
 
 HAS_ONNX = all(importlib.util.find_spec(m) is not None for m in ("onnx", "onnxscript"))
 
@@ -139,18 +139,46 @@ def test_a_checkpoint_without_its_data_set_asks_for_one(arch, tmp_path):
     assert export_subnet(tmp_path / "bare", arch, tmp_path / "m.pt", dataset="digits").path.exists()
 
 
+DIGITS = {"dataset": "digits", "scale": 1 / 16, "mean": [0.3], "std": [0.4], "num_classes": 10, "channels": 1}
+
+
+def _check_digits_preprocessing(meta, result):
+    for key, value in DIGITS.items():
+        assert meta[key] == pytest.approx(value) if isinstance(value, float) else meta[key] == value, key
+    assert meta["input_shape"] == list(result["input_shape"]) and meta["layout"] == "NCHW float32"
+    assert "resized" in meta["resize"]
+
+
+def test_exported_files_record_their_preprocessing(checkpoint, arch, tmp_path):
+    scripted = export_subnet(checkpoint, arch, tmp_path / "subnet.pt", format="torchscript", calibrate=False)
+    files = {PREPROCESSING_FILE: ""}
+    torch.jit.load(str(scripted.path), _extra_files=files)  # torch alone reads it back
+    _check_digits_preprocessing(json.loads(files[PREPROCESSING_FILE]), scripted)
+    assert read_metadata(scripted.path) == json.loads(files[PREPROCESSING_FILE]) == scripted["preprocessing"]
+    plain = export_subnet(checkpoint, arch, tmp_path / "subnet.sd", format="state_dict", calibrate=False)
+    _check_digits_preprocessing(read_metadata(plain.path), plain)
+
+
 @pytest.mark.skipif(not HAS_ONNX, reason="onnx/onnxscript not installed (pip install 'raynas[onnx]' onnxscript)")
 def test_onnx_matches_the_active_path(checkpoint, arch, tmp_path):
+    import onnx
     from onnx.reference import ReferenceEvaluator
 
     result = export_subnet(checkpoint, arch, tmp_path / "subnet.onnx", format="onnx")
+    model = onnx.load(str(result.path))
+    onnx.checker.check_model(model, full_check=True)
+    props = {p.key: p.value for p in model.metadata_props}
+    _check_digits_preprocessing(json.loads(props["raynas.preprocessing"]), result)
+    assert json.loads(props["raynas.arch"]) == result["arch"]
+    assert read_metadata(result.path) == result["preprocessing"]
     x = torch.randn(2, *result["input_shape"])
     got = ReferenceEvaluator(str(result.path)).run(None, {"images": x.numpy()})[0]
     torch.testing.assert_close(torch.from_numpy(got), _active_path(checkpoint, arch, x), rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.skipif(HAS_ONNX, reason="onnx is installed here, so the missing-package message cannot show")
-def test_onnx_without_onnx_says_how_to_install_it(checkpoint, arch, tmp_path, capsys):
+def test_onnx_without_onnx_says_how_to_install_it(checkpoint, arch, tmp_path, capsys, monkeypatch):
+    find_spec = importlib.util.find_spec  # as if onnx were not installed
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnx" else find_spec(name, *a))
     code = main(["export", "--checkpoint", str(checkpoint), "--arch", json.dumps(arch), "--out",
                  str(tmp_path / "m.onnx"), "--format", "onnx"])
     assert code == 2
@@ -166,6 +194,7 @@ def test_cli_export_from_a_best_json(checkpoint, arch, tmp_path, capsys):
     assert main(["export", "--checkpoint", str(checkpoint), "--arch", str(best), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert str(out) in printed and "torch.jit.load" in printed
+    assert "preprocessing (digits): x = (pixel * 0.0625 - mean) / std, mean [0.3], std [0.4]" in printed
     assert out.exists()
     assert main(["export", "--checkpoint", str(checkpoint), "--arch", str(best), "--out", str(out)]) == 2
     assert "--overwrite" in capsys.readouterr().err

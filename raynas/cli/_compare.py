@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any, Callable
 
 from raynas.cli import _fidelity
@@ -162,12 +163,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
     _fidelity.check(args, supernet=args.benchmark is None)
     if args.objectives is not None and _fidelity.scheduler(args):
         raise ConfigError(f"--early-stop {args.early_stop} follows one metric; it cannot be combined with --objectives")
+    from raynas.cli import _ray_options
+
+    _ray_options.logger_names(args)  # a missing logger library: refused before Ray starts
+    runtime_env = _ray_options.runtime_env(args)
     space, evaluator = _evaluator(args)
     constraints = raynas.Constraints(max_flops=args.max_flops, max_params=args.max_params)
     result = compare(space, evaluator, args.strategies, seeds=args.seeds, num_samples=args.budget,
                      max_concurrent=args.concurrency, constraints=constraints, objectives=args.objectives,
                      budgets=args.budgets, out_dir=args.out, overwrite=args.overwrite, address=args.address,
-                     progress=False if args.quiet else None, scheduler=_fidelity.scheduler(args))
+                     progress=False if args.quiet else None, scheduler=_fidelity.scheduler(args),
+                     callbacks=_ray_options.search_callbacks(args, Path(args.out)), runtime_env=runtime_env)
     first = result.objectives[0]
     budget = max(int(r["budget"]) for r in result.summary)
     print(f"after {budget} evaluations, mean +- std over {args.seeds} seed(s):")
@@ -199,6 +205,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _floats(values: Any) -> str:
+    return "[" + ", ".join(f"{v:.4g}" for v in values) + "]"
+
+
 def _num(value: Any) -> str:
     return "-" if value is None else f"{value:.4g}"
 
@@ -214,6 +224,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     print(f"  arch {json.dumps(result['arch'], sort_keys=True)}")
     print(f"  input {'x'.join(map(str, result['input_shape']))} per image, FLOPs {result['flops'] / 1e6:.3f}M, "
           f"params {result['params'] / 1e3:.1f}K")
+    prep = result["preprocessing"]
+    if "mean" in prep:
+        print(f"  preprocessing ({prep['dataset']}): x = (pixel * {prep['scale']:.6g} - mean) / std, mean "
+              f"{_floats(prep['mean'])}, std {_floats(prep['std'])}; {prep['resize']}; "
+              f"{prep['num_classes']} classes (recorded in the file)")
+    else:
+        print(f"  preprocessing: {prep.get('note', 'unknown')}; {prep['num_classes']} classes (recorded in the file)")
     if args.format == "torchscript":
         print(f"  load with torch alone: model = torch.jit.load({str(result.path)!r})")
     elif args.format == "state_dict":

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from raynas.cli import _compare, _data, _fidelity, _hardware, _import
-from raynas.errors import RaynasError
+from raynas.cli import _compare, _data, _fidelity, _hardware, _import, _ray_options
+from raynas.errors import RaynasError, SearchFailed
 
 logger = logging.getLogger("raynas.cli")
 
@@ -42,8 +42,9 @@ def _positive_float(text: str) -> float:
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2
-        raise CliError(f"{self.prog}: {message}")
+    def error(self, message: str) -> None:  # one line, exit 2; main() adds the "raynas: error:" prefix
+        command = self.prog.split(" ", 1)[1] if " " in self.prog else None
+        raise CliError(f"{command}: {message}" if command else message)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -100,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--strategy", default="evolution", help="search strategy (see strategies.available())")
     run.add_argument("--budget", type=_positive_int, default=40, help="number of subnets to evaluate")
     run.add_argument("--concurrency", type=_positive_int, default=2, help="trials evaluated at once")
+    _ray_options.add_options(run)
 
     train = sub.add_parser("train", help="train a supernet as a Ray Train job")
     _common(train)
@@ -111,13 +113,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--storage-path", default=None,
                        help="where Ray Train keeps checkpoints (default: --out/ray); on a cluster, a path every "
                             "node reaches")
+    _ray_options.add_options(train)
 
     search = sub.add_parser("search", help="search a trained supernet with a strategy through Ray Tune")
     _common(search)
     search.add_argument("--checkpoint", default=None,
                         help="a supernet file or a `raynas train --out` folder (needed by --evaluator supernet)")
     search.add_argument("--strategy", default="evolution", help="search strategy (see strategies.available())")
-    search.add_argument("--budget", type=_positive_int, default=100, help="number of trials")
+    search.add_argument("--budget", type=_positive_int, default=None,
+                        help="number of trials (default 100; with --resume, the budget the search started with)")
     search.add_argument("--concurrency", type=_positive_int, default=2, help="trials evaluated at once")
     search.add_argument("--gpus-per-trial", type=float, default=0.0,
                         help="GPU share reserved per trial; > 0 evaluates on CUDA (0.25: four trials per GPU)")
@@ -137,11 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--out", required=True, help="output folder for history.csv and best.json")
     search.add_argument("--resume", action="store_true", help="continue an interrupted search in --out")
     search.add_argument("--overwrite", action="store_true", help="replace the results already in --out")
+    _ray_options.add_options(search)
     _hardware.add_search_options(search, _positive_int, _positive_float)
     _fidelity.add_options(search, _positive_int)
     _hardware.add_commands(sub, _common, _positive_int, _positive_float)
     _compare.add_commands(sub, _common, _positive_int, _positive_float)
     _import.add_commands(sub, _common)
+    _ray_options.add_options(sub.choices["compare"])
     return parser
 
 
@@ -150,6 +156,22 @@ def _setup_logging(args: argparse.Namespace) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     for noisy in ("ray", "filelock", "matplotlib"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    if not args.verbose:
+        _quiet_auth_notice()
+
+
+class _DropAuthNotice(logging.Filter):
+    """Drops Ray's notice that token authentication is on (and how to opt out): raynas keeps it on
+    on purpose, so the notice is no news. Every other authentication message passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Token authentication is enabled for this Ray cluster")
+
+
+def _quiet_auth_notice() -> None:
+    notice = logging.getLogger("ray._private.authentication.authentication_token_setup")
+    if not any(isinstance(f, _DropAuthNotice) for f in notice.filters):
+        notice.addFilter(_DropAuthNotice())
 
 
 def _train_config(args: argparse.Namespace):
@@ -199,13 +221,39 @@ def _cmd_train(args: argparse.Namespace) -> int:
         out = args.resume
     if out is None:
         raise CliError("give --out DIR (a new run) or --resume DIR (continue one)")
-    result = train(_train_config(args), out, resume=args.resume is not None, overwrite=args.overwrite,
-                   storage_path=args.storage_path,
-                   address=args.address)
+    config = _train_config(args)
+    _ray_options.logger_names(args)  # a missing logger library: refused before Ray starts
+    _start_ray(args)
+    with _ray_options.training_logger(args, Path(out)) as metrics_logger:
+        result = train(config, out, resume=args.resume is not None, overwrite=args.overwrite,
+                       storage_path=args.storage_path, address=args.address, on_epoch=metrics_logger.log)
     final = result.final_metrics
     print(f"supernet: {result.checkpoint}")
     print("final epoch: " + ", ".join(f"{k}={v:.4g}" for k, v in final.items() if isinstance(v, (int, float))))
     return 0
+
+
+def _start_ray(args: argparse.Namespace) -> None:
+    """Start or join Ray with the job's --runtime-env / --working-dir (training reaches Ray through this)."""
+    env = _ray_options.runtime_env(args)
+    if env is not None:
+        from raynas._ray import init_ray
+
+        init_ray(args.address, runtime_env=env)
+
+
+def _resolve_budget(args: argparse.Namespace, out: Path, resume: bool) -> int:
+    """--budget, or the budget a resumed search started with, or 100."""
+    if args.budget is not None:
+        return args.budget
+    if resume:
+        try:
+            saved = json.loads((out / "search.json").read_text()).get("num_samples")
+        except (OSError, ValueError):
+            saved = None
+        if isinstance(saved, int):
+            return saved
+    return 100
 
 
 def _search(args: argparse.Namespace, checkpoint: str, out: Path, *, resume: bool, overwrite: bool):
@@ -222,6 +270,7 @@ def _search(args: argparse.Namespace, checkpoint: str, out: Path, *, resume: boo
     constraints = raynas.Constraints(max_flops=getattr(args, "max_flops", None),
                                      max_params=getattr(args, "max_params", None),
                                      **_hardware.latency_constraint(args, table))
+    args.budget = _resolve_budget(args, out, resume)
     options = _dna_options(checkpoint, args.budget) if args.strategy == "dna" else None
     return space, raynas.search(space, evaluator, strategy=args.strategy, num_samples=args.budget,
                                 max_concurrent=args.concurrency, seed=args.seed, constraints=constraints,
@@ -230,7 +279,9 @@ def _search(args: argparse.Namespace, checkpoint: str, out: Path, *, resume: boo
                                 archs_per_trial=getattr(args, "archs_per_trial", 1),
                                 gpus_per_trial=getattr(args, "gpus_per_trial", 0.0),
                                 storage_path=getattr(args, "storage_path", None),
-                                scheduler=_fidelity.scheduler(args))
+                                scheduler=_fidelity.scheduler(args),
+                                callbacks=_ray_options.search_callbacks(args, out),
+                                runtime_env=_ray_options.runtime_env(args))
 
 
 def _dna_options(checkpoint: str | None, budget: int) -> dict[str, Any]:
@@ -249,9 +300,6 @@ def _dna_options(checkpoint: str | None, budget: int) -> dict[str, Any]:
 
 
 def _print_best(space, result) -> None:
-    if result.best_arch is None:
-        print(f"no trial succeeded; see {result.path / 'history.csv'}")
-        return False
     m = result.best_metrics
     print(f"best subnet: {_fmt_arch(result.best_arch)}")
     print(f"  accuracy {m.get('accuracy', float('nan')):.2f}%  loss {m.get('loss', float('nan')):.4f}  "
@@ -260,7 +308,6 @@ def _print_best(space, result) -> None:
     print(f"  trials: {len(result.history)} ({result.num_failed} failed{stopped})")
     if result.num_stopped:
         print("  the best was evaluated on the whole validation set and re-checked (best.json)")
-    return True
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
@@ -268,6 +315,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
     _check_names(args)
     _hardware.check_search_args(args)
     _fidelity.check(args, supernet=args.evaluator == "supernet")
+    _ray_options.logger_names(args)  # a missing logger library: refused before Ray starts
+    _ray_options.runtime_env(args)
     space, result = _search(args, args.checkpoint, Path(args.out), resume=args.resume, overwrite=args.overwrite)
     if args.evaluator == "predictor":
         print("accuracy below is the predictor's estimate")
@@ -286,7 +335,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _check_names(args)
     out = Path(args.out or os.path.join("runs", time.strftime("run-%Y%m%d-%H%M%S")))
     started = time.monotonic()
-    trained = train(_train_config(args), out / "supernet", address=args.address)
+    config = _train_config(args)
+    _ray_options.logger_names(args)
+    _ray_options.runtime_env(args)
+    _start_ray(args)
+    with _ray_options.training_logger(args, out / "supernet") as metrics_logger:
+        trained = train(config, out / "supernet", address=args.address, on_epoch=metrics_logger.log)
     train_s = time.monotonic() - started
     args.data_dir = args.data_dir
     space, result = _search(args, str(trained.checkpoint), out / "search", resume=False, overwrite=False)
@@ -296,11 +350,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
           f"smallest child {final.get('val_accuracy_smallest', float('nan')):.2f}% (validation)")
     print(f"searched {len(result.history)} subnets with {args.strategy} in {search_s:.0f}s "
           f"({len(result.history) / max(search_s, 1e-9):.2f} trials/s)")
-    found = _print_best(space, result)
+    _print_best(space, result)
     if (result.path / "report.html").exists():
         print(f"report: {(result.path / 'report.html').resolve()} (open it in a browser)")
     print(f"everything is in {out.resolve()}")
-    return 0 if found else 1
+    return 0
 
 
 _COMMANDS = {"run": _cmd_run, "train": _cmd_train, "search": _cmd_search,
@@ -313,6 +367,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         _setup_logging(args)
         return _COMMANDS[args.command](args)
+    except SearchFailed as exc:  # the search ran and found nothing: exit 1, not a usage error
+        message = " ".join(str(exc).split())
+        print(f"raynas: error: {message}", file=sys.stderr)
+        return 1
     except (CliError, RaynasError, ValueError, TypeError, FileNotFoundError, NotImplementedError) as exc:
         message = " ".join(str(exc).split())
         print(f"raynas: error: {message}", file=sys.stderr)

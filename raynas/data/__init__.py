@@ -15,12 +15,13 @@ images of subnet evaluation.
 """
 
 from raynas.data._datasets import (CUSTOM, FOLDER_SETS, Data, available, channels_of, default_augment, from_datasets,
-                                   load)
+                                   load, preprocessing)
 from raynas.data.evaluation import EvalData
 from raynas.data.folder import CorruptImage, FolderDataset, scan_folder
 from raynas.data.loader import ResolutionBatchSampler, StreamingLoader
 from raynas.data.transforms import AUGMENTS, Recipe
 
-__all__ = ["Data", "available", "load", "channels_of", "from_datasets", "default_augment", "FOLDER_SETS", "CUSTOM", "AUGMENTS",
+__all__ = ["Data", "available", "load", "channels_of", "preprocessing", "from_datasets", "default_augment", "FOLDER_SETS",
+           "CUSTOM", "AUGMENTS",
            "Recipe", "EvalData", "CorruptImage", "FolderDataset", "scan_folder", "ResolutionBatchSampler",
            "StreamingLoader"]

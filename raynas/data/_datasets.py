@@ -228,6 +228,35 @@ def available() -> list[str]:
     return sorted(_LOADERS)
 
 
+def preprocessing(name: str) -> dict[str, Any]:
+    """How raw images of data set ``name`` become the tensors a network trained on it takes.
+
+    ``x = (pixel * scale - mean) / std`` per channel, in NCHW float32 layout, at the subnet's
+    resolution: ``resize`` says how images reach it. Recorded in exported models
+    (:func:`raynas.export.export_subnet`) so they can be fed without reading raynas.
+
+    Raises:
+        ConfigError: an unknown data set (lists the valid ones).
+    """
+    if name == "digits":
+        return {"dataset": name, "scale": 1 / 16, "mean": [0.3], "std": [0.4],
+                "resize": "8x8 images (values 0..16), resized bilinearly to the resolution"}
+    if name == "synthetic":
+        return {"dataset": name, "scale": 1.0, "mean": [0.0], "std": [1.0],
+                "resize": "8x8 random test patterns, already normalised, resized bilinearly to the resolution"}
+    if name in _TORCHVISION:
+        _, _, mean, std = _TORCHVISION[name]
+        return {"dataset": name, "scale": 1 / 255, "mean": list(mean), "std": list(std),
+                "resize": "native size, resized bilinearly to the resolution"}
+    if name in FOLDER_SETS:
+        from raynas.data.transforms import EVAL_CROP_FRACTION, IMAGENET_MEAN, IMAGENET_STD
+
+        return {"dataset": name, "scale": 1 / 255, "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD),
+                "resize": f"shorter side to ceil(resolution / {EVAL_CROP_FRACTION}), then a centre crop to the "
+                          "resolution (RGB)"}
+    raise ConfigError(f"unknown data set {name!r}; available: {', '.join(available())}")
+
+
 def load(
     name: str = "digits",
     *,

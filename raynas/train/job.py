@@ -8,6 +8,7 @@ import os
 import shutil
 import time
 import uuid
+from typing import Any, Callable
 
 from raynas._outdir import storage_location
 from raynas._ray import init_ray
@@ -33,6 +34,7 @@ def train(
     storage_path: str | None = None,
     address: str | None = None,
     data: Any = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
 ) -> TrainResult:
     """Train a supernet with ``config`` as a Ray Train job and write it to ``out_dir``.
 
@@ -48,7 +50,13 @@ def train(
     from ``config``; a different ``num_workers`` or data split would change the result,
     so the saved values win and a differing request is logged.
 
-    ``method="dna"`` runs :func:`raynas.train.dna.train_dna` instead (one Ray task per block).
+    While the job runs, the driver logs one line per epoch (epoch, loss, the largest and
+    smallest children's validation accuracy, elapsed and remaining time; logger
+    ``raynas.train.progress``) and calls ``on_epoch(metrics)`` with each epoch's metrics (rank 0's,
+    as ``train_history.csv`` records them), e.g. :meth:`raynas.loggers.TrainingLogger.log`.
+
+    ``method="dna"`` runs :func:`raynas.train.dna.train_dna` instead (one Ray task per block;
+    ``on_epoch`` is not called there).
 
     ``data``: Dataset objects (:func:`raynas.data.from_datasets`) for ``config.dataset ==
     "custom"``; they travel to every worker with the job. Everything that can be checked
@@ -86,6 +94,9 @@ def train(
     (out / RUN_FILE).write_text(json.dumps({"name": name, "storage_path": storage}, indent=2))
 
     init_ray(address)
+    from raynas.train.progress import EpochProgress
+
+    progress = EpochProgress(config.epochs, on_epoch=on_epoch)
     trainer = TorchTrainer(
         train_loop_per_worker,
         train_loop_config={"config": config.to_dict(), "data": data},
@@ -99,11 +110,13 @@ def train(
             storage_path=storage,
             failure_config=ray.train.FailureConfig(max_failures=config.max_failures),
             checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2),
+            callbacks=[progress.relay],
         ),
     )
     logger.info("%s %s with %s on %s: %d epochs, %d worker(s)", "resuming" if resume else "training", config.space,
                 config.method, config.dataset, config.epochs, config.num_workers)
-    result = trainer.fit()
+    with progress:
+        result = trainer.fit()
     if result.error is not None:
         cause = worker_error(result.error)
         if cause is not None:  # a bad setting or a diverged run: the worker's own error, not Ray's wrapper

@@ -185,7 +185,9 @@ def compare(
     strategy_options: Mapping[str, Mapping[str, Any]] | None = None,
     progress: Any = None,
     title: str | None = None,
+    callbacks: list[Any] | None = None,
     scheduler: Any = None,
+    runtime_env: Mapping[str, Any] | None = None,
 ) -> CompareResult:
     """Run every strategy with every seed through ``raynas.search``; write tables, plots and a report.
 
@@ -211,6 +213,7 @@ def compare(
         progress: as for :func:`raynas.search`; one display counts the trials of all runs.
         scheduler: as for :func:`raynas.search` (e.g. ``"asha"`` to stop poor subnets of a chunked
             evaluator early); each run gets its own copy, so no run's decisions depend on another's.
+        callbacks, runtime_env: as for :func:`raynas.search`, given to every run.
 
     Raises:
         ConfigError: unknown strategy, bad seeds/budgets/objectives, or an occupied ``out_dir``.
@@ -277,7 +280,7 @@ def compare(
                     seed=seed, constraints=constraints, metric=run_metric, mode=run_mode,
                     out_dir=out / "runs" / run_name, name=run_name, address=address,
                     cpus_per_trial=cpus_per_trial, strategy_options=run_options, progress=display,
-                    scheduler=copy.deepcopy(scheduler),
+                    scheduler=copy.deepcopy(scheduler), callbacks=callbacks, runtime_env=runtime_env,
                 )
                 runs[(name, seed)] = result
                 rows += _rows_of(name, seed, result.history)

@@ -7,19 +7,21 @@ import json
 import logging
 import math
 import os
+import shutil
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from raynas._outdir import prepare_out_dir, storage_location
-from raynas._ray import init_ray, set_ray_env
+from raynas._outdir import check_out_dir, prepare_out_dir, storage_location
+from raynas._ray import check_runtime_env, init_ray, set_ray_env
 from raynas.constraints import Constraints
-from raynas.errors import ConfigError
+from raynas.errors import ConfigError, RaynasError, SearchFailed
 from raynas.tune.fidelity import FRACTION, chunks_of, evaluate_in_chunks, is_full
 
-__all__ = ["search", "SearchResult", "evaluate_trial"]
+__all__ = ["search", "SearchResult", "evaluate_trial", "trainable"]
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +104,49 @@ def evaluate_trial(config: dict[str, Any], evaluator: Callable[[dict[str, Any]],
     if not ok:
         raise RuntimeError(f"all {len(entries)} architectures of this trial failed; the first: {entries[0]['error']}")
     tune.report({metric: max(ok), BATCH_KEY: entries, **where})
+
+
+def trainable(evaluator: Callable[[dict[str, Any]], Mapping[str, Any]], metric: str = "accuracy", *,
+              cpus_per_trial: float = 1.0, gpus_per_trial: float = 0.0) -> Any:
+    """The Tune trainable of a raynas search: :func:`evaluate_trial` bound to ``evaluator`` and
+    ``metric``, with the per-trial resources. ``raynas.search`` runs exactly this, so it is also
+    what Tune's own API takes to restore a raynas experiment::
+
+        from ray import tune
+        tuner = tune.Tuner.restore("OUT/tune/search", trainable=raynas.tune.trainable(evaluator))
+        grid = tuner.fit()          # or tuner.get_results()
+
+    (``OUT/tune`` is the search's ``storage_path``, ``search`` its ``name``.)
+    """
+    from ray import tune
+
+    return tune.with_resources(
+        tune.with_parameters(evaluate_trial, evaluator=evaluator, metric=metric),
+        {"cpu": cpus_per_trial, **({"gpu": gpus_per_trial} if gpus_per_trial else {})},
+    )
+
+
+def _failure_summary(history: list[dict[str, Any]]) -> str:
+    """``"the most common reason (k of n): ..."`` over failed rows."""
+    reasons = Counter(str(row.get("error") or row.get("status") or "unknown error") for row in history
+                      if row.get("status") != "ok")
+    if not reasons:
+        return "no trial ran"
+    reason, count = reasons.most_common(1)[0]
+    return f"most common reason ({count} of {sum(reasons.values())}): {reason}"
+
+
+def _check_resume_budget(out: Path, num_samples: int) -> None:
+    """A resumed search runs the budget it started with; another budget is refused, in one line."""
+    try:
+        saved = json.loads((out / "search.json").read_text()).get("num_samples")
+    except (OSError, ValueError):
+        return
+    if isinstance(saved, int) and saved != num_samples:
+        raise ConfigError(
+            f"cannot resume {str(out)!r} with a budget of {num_samples} trials: it was started with {saved}, and "
+            f"Tune resumes an experiment with its own budget; resume with {saved} (the CLI's default), or start a "
+            "new search (another --out, or --overwrite) for a different budget")
 
 
 def _make_history_callback(path: Path, metric: str, mode: str, total: int, progress: Any = None):
@@ -324,7 +369,9 @@ def search(
     strategy_options: Mapping[str, Any] | None = None,
     progress: Any = None,
     archs_per_trial: int = 1,
+    callbacks: list[Any] | None = None,
     scheduler: Any = None,
+    runtime_env: Mapping[str, Any] | None = None,
 ) -> SearchResult:
     """Search ``space`` with ``strategy``, each trial evaluating one architecture with ``evaluator``.
 
@@ -353,6 +400,9 @@ def search(
         progress: a one-line display of trials done/total, best so far, elapsed and remaining
             time: ``None`` (default) draws it only when stderr and stdout are terminals,
             ``False`` never, ``True`` always; a ``raynas.report.Progress`` is used as is.
+        callbacks: Ray Tune callbacks (``ray.tune.Callback``: loggers such as
+            ``TBXLoggerCallback`` or ``MLflowLoggerCallback``, or your own), run after raynas's
+            own history recorder and told of every trial. See :func:`raynas.loggers.tune_callbacks`.
         scheduler: a Tune trial scheduler, or the name of an early-stopping one
             (:data:`raynas.tune.fidelity.EARLY_STOP`: ``"asha"``, ``"hyperband"``, ``"median"``,
             built for the evaluator's chunks by :func:`raynas.tune.fidelity.make_scheduler`).
@@ -360,10 +410,20 @@ def search(
             their rows say ``status="stopped"`` and how much they saw, they are never the
             best, and the best is evaluated again on the whole set (``best.json``'s
             ``"recheck"``). See :mod:`raynas.tune.fidelity`.
+        runtime_env: Ray's runtime environment for the job raynas starts or joins, e.g.
+            ``{"working_dir": "."}`` so the workers can import an evaluator's module from the
+            user's code. Ray must not already be initialised in this process with another one.
+
+    Returns:
+        A :class:`SearchResult` with at least one successful trial.
+
+    Raises:
+        SearchFailed: every trial failed (or none ran); carries the ``history`` and the result.
+        ConfigError: a bad argument, an occupied ``out_dir``, or ``resume`` with another ``num_samples``
+            than the search was started with. Nothing is written when a search is refused.
     """
-    import strategies
     from ray import tune
-    from ray.tune.search import ConcurrencyLimiter, Searcher
+    from ray.tune.search import ConcurrencyLimiter
 
     for label, value in (("cpus_per_trial", cpus_per_trial), ("gpus_per_trial", gpus_per_trial)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0 \
@@ -383,13 +443,27 @@ def search(
         from raynas.tune.fidelity import make_scheduler
 
         scheduler = make_scheduler(scheduler, metric=metric, mode=mode, chunks=chunks_of(evaluator))
+    _check_scheduler(scheduler)
     from raynas.tune.fidelity import check_scheduler_fits
 
     check_scheduler_fits(scheduler, evaluator, metric=metric, mode=mode, archs_per_trial=archs_per_trial)
+    callbacks = _check_callbacks(callbacks)
+    runtime_env = check_runtime_env(runtime_env)
+    if out_dir is None and resume:
+        raise ConfigError("resume=True needs the out_dir of the interrupted search")
+    if out_dir is not None:
+        check_out_dir(out_dir, resume=resume, overwrite=overwrite, marker="search.json")
+        if resume:
+            _check_resume_budget(Path(out_dir).expanduser(), num_samples)
+    searcher = None
+    if not resume:  # built now, so that a refusal (bad option, infeasible budget) leaves nothing behind
+        searcher = _build_searcher(strategy, space, metric, mode, seed, constraints, strategy_options, num_samples)
+
+    set_ray_env()
+    init_ray(address, runtime_env=runtime_env)
+    _check_resources(cpus_per_trial, gpus_per_trial)
 
     if out_dir is None:
-        if resume:
-            raise ConfigError("resume=True needs the out_dir of the interrupted search")
         out = Path(tempfile.mkdtemp(prefix="raynas-search-"))
     else:
         out = prepare_out_dir(out_dir, resume=resume, overwrite=overwrite, marker="search.json")
@@ -402,35 +476,34 @@ def search(
             "mode": mode, "constraints": constraints.to_dict(), "storage_path": storage, "name": name,
         }, indent=2))
 
-    set_ray_env()
-    init_ray(address)
-    _check_resources(cpus_per_trial, gpus_per_trial)
     history_path = out / HISTORY_FILE
     from raynas.report.progress import make_progress
 
     display, owned = make_progress(progress, num_samples, metric=metric, mode=mode)
     recorder = _make_history_callback(history_path, metric, mode, num_samples, display)
-    trainable = tune.with_resources(
-        tune.with_parameters(evaluate_trial, evaluator=evaluator, metric=metric),
-        {"cpu": cpus_per_trial, **({"gpu": gpus_per_trial} if gpus_per_trial else {})},
-    )
+    run_trainable = trainable(evaluator, metric, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial)
     experiment = os.path.join(storage, name)
+    experiment_existed = os.path.exists(experiment)
     if resume and tune.Tuner.can_restore(experiment):
-        tuner = tune.Tuner.restore(experiment, trainable=trainable, resume_errored=False, restart_errored=False)
+        if callbacks or scheduler is not None:
+            logger.warning("resume: Tune restores the experiment with the callbacks and scheduler it started with; "
+                           "the ones given now are not used")
+        tuner = tune.Tuner.restore(experiment, trainable=run_trainable, resume_errored=False, restart_errored=False)
         recorder.rows = _reconcile_history(history_path, tuner.get_results())
         logger.info("resuming search from %s (%d trials kept)", experiment, len(recorder.rows))
+        if len(recorder.rows) >= num_samples:
+            logger.warning("resume: the search in %s already ran all %d trials of its budget; nothing left to run",
+                           out, num_samples)
     else:
-        if isinstance(strategy, Searcher):
-            searcher = strategy
-        else:
-            searcher = strategies.get(strategy, space=space, metric=metric, mode=mode, seed=seed,
-                                      constraints=constraints, **dict(strategy_options or {}))
+        if searcher is None:
+            searcher = _build_searcher(strategy, space, metric, mode, seed, constraints, strategy_options,
+                                       num_samples)
         if archs_per_trial > 1:
             from raynas.tune.batch import BatchSearcher
 
             searcher = BatchSearcher(searcher, archs_per_trial, num_samples)
         tuner = tune.Tuner(
-            trainable,
+            run_trainable,
             tune_config=tune.TuneConfig(
                 search_alg=ConcurrencyLimiter(searcher, max_concurrent=max_concurrent),
                 num_samples=num_samples,
@@ -441,13 +514,22 @@ def search(
                 name=name,
                 storage_path=storage,
                 verbose=0,
-                callbacks=[recorder],
+                callbacks=[recorder, *callbacks],
                 failure_config=tune.FailureConfig(max_failures=0),
             ),
         )
     started = time.monotonic()
     try:
         grid = tuner.fit()
+    except RaynasError:
+        # Refused from inside the run (e.g. the strategy found no feasible architecture to propose):
+        # a new search that recorded nothing leaves nothing behind, so the corrected command runs.
+        if not resume and not history_path.exists():
+            if out_dir is not None:
+                shutil.rmtree(out, ignore_errors=True)
+            if not experiment_existed and "://" not in experiment:
+                shutil.rmtree(experiment, ignore_errors=True)
+        raise
     finally:
         if owned:
             display.close()
@@ -473,5 +555,45 @@ def search(
     logger.info("search finished: %d trials (%d failed, %d stopped early) in %.1fs; best %s = %s", len(history),
                 sum(r["status"] == "failed" for r in history), sum(r["status"] == "stopped" for r in history),
                 time.monotonic() - started, metric, best_metrics.get(metric))
-    return SearchResult(best_arch=best_arch, best_metrics=best_metrics, history=history, path=out,
-                        metric=metric, mode=mode, result_grid=grid)
+    result = SearchResult(best_arch=best_arch, best_metrics=best_metrics, history=history, path=out,
+                          metric=metric, mode=mode, result_grid=grid)
+    if best_arch is None:
+        raise SearchFailed(f"no trial of the search in {str(out)!r} succeeded: {len(history)} trial(s), "
+                           f"{_failure_summary(history)}", history=history, result=result)
+    return result
+
+
+def _build_searcher(strategy: Any, space: Any, metric: str, mode: str, seed: int, constraints: Constraints,
+                    strategy_options: Mapping[str, Any] | None, num_samples: int) -> Any:
+    """The strategy as a Tune ``Searcher``; a registry name's options fitted to the budget (said in a warning)."""
+    import strategies
+    from ray.tune.search import Searcher
+
+    if isinstance(strategy, Searcher):
+        return strategy
+    options, note = strategies.fit_budget(strategy, num_samples, dict(strategy_options or {}))
+    if note:
+        logger.warning("%s", note)
+    return strategies.get(strategy, space=space, metric=metric, mode=mode, seed=seed, constraints=constraints,
+                          **options)
+
+
+def _check_callbacks(callbacks: Any) -> list[Any]:
+    from ray.tune import Callback
+
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, Callback) or not isinstance(callbacks, (list, tuple)):
+        raise TypeError(f"callbacks must be a list of ray.tune.Callback, got {type(callbacks).__name__}")
+    for callback in callbacks:
+        if not isinstance(callback, Callback):
+            raise TypeError(f"callbacks must be ray.tune.Callback instances, got {type(callback).__name__}")
+    return list(callbacks)
+
+
+def _check_scheduler(scheduler: Any) -> None:
+    from ray.tune.schedulers import TrialScheduler
+
+    if scheduler is not None and not isinstance(scheduler, TrialScheduler):
+        raise TypeError(f"scheduler must be a ray.tune.schedulers.TrialScheduler (e.g. FIFOScheduler, "
+                        f"ASHAScheduler), got {type(scheduler).__name__}")

@@ -18,6 +18,9 @@ from raynas.cli.main import main
           "2"], "phase_epochs must sum to epochs"),
         (["train", "--out", "X", "--sampling", "flops"], "applies to method 'uniform' only"),
         (["train", "--out", "X", "--sampling", "bins"], "invalid choice: 'bins'"),
+        (["train", "--out", "X", "--logger", "wandb"], "unknown logger 'wandb'; valid loggers: tensorboard, mlflow"),
+        (["train", "--out", "X", "--working-dir", "nope"], "runtime_env working_dir 'nope' is not a folder"),
+        (["train", "--out", "X", "--runtime-env", "nope.json"], "--runtime-env 'nope.json': cannot read it"),
         (["train", "--out", "X", "--epochs", "4", "--stop-after-epoch", "5"], "stop_after_epoch must be <= epochs"),
     ],
 )

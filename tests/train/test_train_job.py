@@ -2,7 +2,10 @@
 evaluator on the checkpoint."""
 
 import json
+import logging
 import math
+import re
+import struct
 
 import pytest
 import torch
@@ -15,15 +18,39 @@ from raynas.train.job import RUN_FILE
 SMALL = {"dataset": "synthetic", "space_kwargs": {"resolutions": [6, 8]}, "batch_size": 32, "seed": 0}
 
 
+class _Lines(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
 @pytest.fixture(scope="module")
 def stopped_and_resumed(ray_session, tmp_path_factory):
+    from raynas.loggers import TrainingLogger
+
     out = tmp_path_factory.mktemp("train") / "run"
     config = TrainConfig(**SMALL, epochs=2, num_workers=2, num_random=1)
-    first = train(TrainConfig.from_dict({**config.to_dict(), "stop_after_epoch": 1}), out)
-    run = json.loads((out / RUN_FILE).read_text())
-    # Settings other than stop_after_epoch come from the saved run, whatever is asked.
-    resumed = train(TrainConfig(dataset="synthetic", epochs=5, lr=0.5), out, resume=True)
-    return first, resumed, run
+    progress = logging.getLogger("raynas.train.progress")
+    lines, level = _Lines(), progress.level
+    progress.addHandler(lines)
+    progress.setLevel(logging.INFO)
+    received = []
+    tensorboard = TrainingLogger(["tensorboard"], tensorboard_dir=out.parent / "tb")
+    try:
+        first = train(TrainConfig.from_dict({**config.to_dict(), "stop_after_epoch": 1}), out,
+                      on_epoch=lambda m: (received.append(m), tensorboard.log(m)))
+        run = json.loads((out / RUN_FILE).read_text())
+        # Settings other than stop_after_epoch come from the saved run, whatever is asked.
+        resumed = train(TrainConfig(dataset="synthetic", epochs=5, lr=0.5), out, resume=True,
+                        on_epoch=lambda m: (received.append(m), tensorboard.log(m)))
+    finally:
+        tensorboard.close()
+        progress.removeHandler(lines)
+        progress.setLevel(level)
+    return first, resumed, run, {"lines": lines.lines, "received": received, "tensorboard": out.parent / "tb"}
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +58,38 @@ def trained(stopped_and_resumed):
     return stopped_and_resumed[1]
 
 
+def test_the_driver_logs_one_line_per_epoch(stopped_and_resumed):
+    lines = stopped_and_resumed[3]["lines"]
+    epoch_lines = [line for line in lines if line.startswith("epoch ")]
+    assert len(epoch_lines) == 2, lines  # epoch 1 in the first run, epoch 2 in the resumed one
+    pattern = (r"epoch (\d)/2: loss \d[\d.e+-]*, largest \d+\.\d%, smallest \d+\.\d%, \d+(m\d\ds)?s? elapsed, "
+               r"~\d+(m\d\ds)?s? left")
+    assert [re.fullmatch(pattern, line).group(1) for line in epoch_lines] == ["1", "2"], epoch_lines
+
+
+def test_every_epoch_reaches_the_driver_and_the_training_logger(stopped_and_resumed):
+    resumed, extra = stopped_and_resumed[1], stopped_and_resumed[3]
+    received = extra["received"]
+    assert [int(m["epoch"]) for m in received] == [1, 2]
+    for got, recorded in zip(received, resumed.history):
+        assert got["val_accuracy_largest"] == pytest.approx(recorded["val_accuracy_largest"])
+    from tensorboardX.proto import event_pb2
+
+    scalars = {}
+    for path in extra["tensorboard"].glob("events.out.tfevents.*"):
+        data = path.read_bytes()
+        while data:
+            (length,) = struct.unpack("<Q", data[:8])
+            event = event_pb2.Event.FromString(data[12:12 + length])
+            for value in event.summary.value:
+                scalars.setdefault(value.tag, {})[event.step] = value.simple_value
+            data = data[12 + length + 4:]
+    assert sorted(scalars["val_accuracy_largest"]) == [1, 2]
+    assert scalars["val_accuracy_smallest"][2] == pytest.approx(resumed.history[1]["val_accuracy_smallest"])
+
+
 def test_a_stopped_run_resumes_from_its_checkpoint(stopped_and_resumed):
-    first, resumed, run = stopped_and_resumed
+    first, resumed, run, _ = stopped_and_resumed
     assert first.epochs_done == 1 and [row["epoch"] for row in first.history] == [1]
     assert resumed.epochs_done == 2 and [row["epoch"] for row in resumed.history] == [1, 2]
     assert resumed.history[0] == first.history[0]  # the first epoch came from the checkpoint
