@@ -1,6 +1,7 @@
 """Settings sweep of the ask/tell strategies on the NAS-Bench-201 table, without Ray.
 
-Each run drives a strategy's own ask/tell interface with ``--concurrency`` trials in flight
+Each run drives a strategy's own ask/tell interface (the searcher ``strategies.get`` builds for
+the library strategies, ``tpe`` and ``nevergrad``) with ``--concurrency`` trials in flight
 (first in, first out, as ``benchmarks/nb201_strategies.py --direct`` completes them): for a
 table evaluator this is the exact sequence a Tune search with that many trials in flight
 and equal trial durations would see, at a fraction of the cost. Every run goes to the
@@ -56,6 +57,14 @@ class Table:
         self.optimum = self.evaluator.optimum
         self._cache: dict[str, tuple[float, float]] = {}
 
+    def strings_with_signal(self, value: float) -> list[str]:
+        """The cells whose signal equals ``value``."""
+        column = self.evaluator.signal
+        return [text for text in _strings(self.evaluator.path) if self.evaluator.lookup(text)[column] == value]
+
+    def test_of(self, text: str) -> float:
+        return self.evaluator.lookup(text)[self.evaluator.test_column]
+
     def __call__(self, arch: dict[str, Any]) -> tuple[float, float]:
         text = self.space.to_string(arch)
         out = self._cache.get(text)
@@ -63,6 +72,16 @@ class Table:
             row = self.evaluator.lookup(text)
             out = self._cache[text] = (row[self.evaluator.signal], row[self.evaluator.test_column])
         return out
+
+
+def _strings(path: Path) -> list[str]:
+    """Every cell string of the table (its first column)."""
+    import csv
+    import gzip
+
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", newline="") as handle:
+        return [row[0] for i, row in enumerate(csv.reader(handle)) if i > 0]
 
 
 def simulate(strategy: Any, table: Callable[[dict], tuple[float, float]], budget: int, concurrency: int):
@@ -101,6 +120,41 @@ def simulate(strategy: Any, table: Callable[[dict], tuple[float, float]], budget
     return trace
 
 
+def simulate_searcher(searcher: Any, table: Callable[[dict], tuple[float, float]], budget: int, concurrency: int):
+    """:func:`simulate` for a ``ray.tune.search.Searcher`` (metric ``accuracy``, mode ``max``),
+    under ``ConcurrencyLimiter(concurrency)``: what ``strategies.get`` builds, adapter included."""
+    from ray.tune.search import ConcurrencyLimiter
+
+    searcher = ConcurrencyLimiter(searcher, max_concurrent=concurrency)
+    trace: list[tuple[float, float]] = []
+    in_flight: list[tuple[str, dict]] = []
+    asked = 0
+
+    def complete() -> None:
+        trial_id, arch = in_flight.pop(0)
+        signal, test = table(arch)
+        trace.append((signal, test))
+        searcher.on_trial_complete(trial_id, {"accuracy": signal})
+
+    while asked < budget:
+        if len(in_flight) >= concurrency:
+            complete()
+            continue
+        config = searcher.suggest(f"t{asked}")
+        if config == "FINISHED":
+            break
+        if config is None:
+            if not in_flight:
+                raise RuntimeError(f"{type(searcher).__name__} returned None with nothing in flight")
+            complete()
+            continue
+        in_flight.append((f"t{asked}", config))
+        asked += 1
+    while in_flight:
+        complete()
+    return trace
+
+
 def result_at(trace: list[tuple[float, float]], budget: int) -> float:
     """Test value of the best-by-signal cell among the first ``budget`` results."""
     return max(trace[:budget], key=lambda st: st[0])[1]
@@ -109,8 +163,6 @@ def result_at(trace: list[tuple[float, float]], budget: int) -> float:
 def parse_setting(text: str) -> tuple[str, dict[str, Any]]:
     """``"local:step='best',restart_samples=2"`` -> ``("local", {"step": "best", "restart_samples": 2})``."""
     name, _, rest = text.partition(":")
-    if name not in CLASSES:
-        raise SystemExit(f"unknown strategy {name!r} in setting {text!r}; valid: {', '.join(CLASSES)}")
     options = {}
     for item in filter(None, rest.split(",")):
         key, _, value = item.partition("=")
@@ -119,6 +171,16 @@ def parse_setting(text: str) -> tuple[str, dict[str, Any]]:
         except (ValueError, SyntaxError):
             options[key] = value  # a bare word: a string option
     return name, options
+
+
+def run(name: str, space: Any, seed: int, options: dict[str, Any], table: Any, budget: int, concurrency: int):
+    """One run of a setting: a raw ask/tell strategy of :data:`CLASSES`, or any other registered
+    strategy through the searcher ``strategies.get`` builds."""
+    if name in CLASSES:
+        return simulate(make(name, space, seed, options), table, budget, concurrency)
+    import strategies
+
+    return simulate_searcher(strategies.get(name, space=space, seed=seed, **options), table, budget, concurrency)
 
 
 def make(name: str, space: Any, seed: int, options: dict[str, Any]):
@@ -163,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         regrets = {f"{d}@{b}": [] for d in args.datasets for b in budgets}
         for dataset, table in tables.items():
             for seed in seeds:
-                trace = simulate(make(name, space, seed, options), table, budgets[-1], args.concurrency)
+                trace = run(name, space, seed, options, table, budgets[-1], args.concurrency)
                 for b in budgets:
                     regrets[f"{dataset}@{b}"].append(table.optimum - result_at(trace, b))
         summary[text] = {c: statistics.fmean(r) for c, r in regrets.items()}

@@ -15,9 +15,14 @@ from raynas.constraints import Constraints
 from raynas.errors import ConfigError
 from raynas.registry import Registry
 
-__all__ = ["get", "available", "register", "unregister", "options", "fit_budget"]
+__all__ = ["get", "available", "register", "unregister", "options", "fit_budget", "DEFAULT"]
 
-_REGISTRY = Registry("strategy", {
+#: The strategy ``raynas search`` uses when none is named, reachable as ``"default"`` too. It
+#: was chosen by the mean rank over NAS-Bench-201's three data sets at 50, 100 and 300 trials
+#: with 4 in flight (``benchmarks/nb201_sweep.py``; results in ``benchmarks/results/nb201.md``).
+DEFAULT = "guided"
+
+_BUILTIN = {
     "random": "strategies.random:RandomStrategy",
     "evolution": "strategies.evolution:EvolutionStrategy",
     "reinforce": "strategies.reinforce:ReinforceStrategy",
@@ -27,7 +32,8 @@ _REGISTRY = Registry("strategy", {
     "guided": "strategies.guided:GuidedStrategy",
     "tpe": "strategies.library:tpe",
     "nevergrad": "strategies.library:nevergrad",
-})
+}
+_REGISTRY = Registry("strategy", {**_BUILTIN, "default": _BUILTIN[DEFAULT]})
 _COMMON = ("space", "seed", "constraints")
 
 # Built-in strategies whose option counts evaluations spent before the strategy itself acts
@@ -138,9 +144,10 @@ def fit_budget(name: str, num_samples: int, strategy_options: dict[str, Any] | N
     Returns ``(options, note)``; ``note`` is ``None`` when nothing needed saying.
     """
     options_out = dict(strategy_options or {})
-    if name not in _WARM_UP_OPTIONS or _REGISTRY.is_user(name):
+    builtin = DEFAULT if name == "default" else name  # "default" warms up as the strategy it names
+    if builtin not in _WARM_UP_OPTIONS or _REGISTRY.is_user(name):
         return options_out, None
-    option, lowest = _WARM_UP_OPTIONS[name]
+    option, lowest = _WARM_UP_OPTIONS[builtin]
     given = option in options_out
     value = options_out[option] if given else (options(name) or {}).get(option)
     if not isinstance(value, int) or value < num_samples:

@@ -44,6 +44,11 @@ class GuidedStrategy(Strategy):
         initial_samples: random architectures before the model is used (>= 2).
         ensemble_size: trees in the ensemble (>= 2).
         parents: how many of the best architectures have their neighbourhoods ranked (>= 1).
+        patience: results in a row that do not improve on the best of the current run
+            before the search restarts elsewhere (>= 1; ``None``: never): the next run's
+            first parents are the best predicted of ``restart_candidates`` uniform samples,
+            and parents come only from that run's results. The model keeps every result.
+        restart_candidates: uniform samples ranked by the model to start a run (>= 1).
         mutations: extra mutated candidates per ask (>= 0).
         random_candidates: uniform random candidates per ask (>= 0).
         acquisition: ``"thompson"``, ``"ucb"`` or ``"mean"``.
@@ -67,6 +72,8 @@ class GuidedStrategy(Strategy):
         random_candidates: int = 10,
         acquisition: str = "thompson",
         kappa: float = 1.0,
+        patience: int | None = 40,
+        restart_candidates: int = 100,
         model: str = "kernel",
         refit_growth: float = 0.1,
         max_retries: int = 1000,
@@ -78,12 +85,19 @@ class GuidedStrategy(Strategy):
         self.parents = check_int(owner, "parents", parents, low=1)
         self.mutations = check_int(owner, "mutations", mutations, low=0)
         self.random_candidates = check_int(owner, "random_candidates", random_candidates, low=0)
+        self.patience = None if patience is None else check_int(owner, "patience", patience, low=1)
+        self.restart_candidates = check_int(owner, "restart_candidates", restart_candidates, low=1)
         self.acquisition = check_choice(owner, "acquisition", acquisition, _ACQUISITIONS)
         self.kappa = check_float(owner, "kappa", kappa, low=0.0)
         self.model = check_choice(owner, "model", model, _MODELS)
         self.refit_growth = check_float(owner, "refit_growth", refit_growth, low=0.0)
         self.mutation_prob = 1.0 / (2 * len(space.choices))
         self.history: list[tuple[dict[str, Any], float]] = []  # successful results, in order told
+        self.runs: list[int] = []  # the run (restarts before its proposal) of each result
+        self.pending: dict[str, int] = {}  # fingerprint of a proposal in flight -> its run
+        self.run_best: float | None = None
+        self.stale = 0  # results since run_best last improved
+        self.num_restarts = 0
         self.fit_size = 0  # how many results of history the current model was fitted on
         self.fit_seed = 0
         self._model = None  # rebuilt from history[:fit_size] and fit_seed when needed
@@ -107,10 +121,16 @@ class GuidedStrategy(Strategy):
             value = mean + self.kappa * std
         else:
             value = mean
-        return candidates[int(np.argmax(value))]
+        arch = candidates[int(np.argmax(value))]
+        self.pending[self.fingerprint(arch)] = self.num_restarts
+        return arch
 
     def _candidates(self) -> list[dict[str, Any]]:
-        ranked = sorted(range(len(self.history)), key=lambda i: (-self.history[i][1], i))
+        run = [i for i in range(len(self.history)) if self.runs[i] == self.num_restarts]
+        if not run:  # a restart, no result of this run yet
+            pool = [self.space.sample(self.rng) for _ in range(self.restart_candidates)]
+            return self._fresh([(self.fingerprint(arch), arch) for arch in pool])
+        ranked = sorted(run, key=lambda i: (-self.history[i][1], i))
         parents = [self.history[i][0] for i in ranked[: self.parents]]
         pool: list[tuple[str, dict[str, Any]]] = []
         for parent in parents:
@@ -119,6 +139,10 @@ class GuidedStrategy(Strategy):
                  for _ in range(self.mutations)]
         extra += [self.space.sample(self.rng) for _ in range(self.random_candidates)]
         pool.extend((self.fingerprint(arch), arch) for arch in extra)  # all canonical already
+        return self._fresh(pool)
+
+    def _fresh(self, pool: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+        """The feasible, never proposed architectures of ``pool``, without duplicates."""
         out, seen = [], set()
         for fingerprint, arch in pool:
             if fingerprint in seen or self.was_proposed(arch) or not self.is_feasible(arch):
@@ -169,20 +193,40 @@ class GuidedStrategy(Strategy):
 
     # -- tell and state --------------------------------------------------------------------------
     def _tell(self, arch: dict[str, Any], score: float | None) -> None:
-        if score is not None:
-            self.history.append((dict(arch), score))
+        run = self.pending.pop(self.fingerprint(arch), self.num_restarts)
+        if score is None:
+            return
+        self.history.append((dict(arch), score))
+        self.runs.append(run)
+        if run != self.num_restarts:  # proposed before the last restart: the model learns it, no parent
+            return
+        if self.run_best is None or score > self.run_best:
+            self.run_best, self.stale = score, 0
+            return
+        self.stale += 1
+        if self.patience is not None and self.stale >= self.patience:
+            self.run_best, self.stale = None, 0
+            self.num_restarts += 1
 
     def _extra_state(self) -> dict[str, Any]:
         return {
             "history": [[dict(a), s] for a, s in self.history],
             "fit_size": self.fit_size,
             "fit_seed": self.fit_seed,
+            "runs": list(self.runs),
+            "run": [self.run_best, self.stale, self.num_restarts],
+            "pending": dict(self.pending),
         }
 
     def _load_extra_state(self, state: Mapping[str, Any]) -> None:
         self.history = [(dict(a), float(s)) for a, s in state["history"]]
         self.fit_size = int(state["fit_size"])
         self.fit_seed = int(state["fit_seed"])
+        self.runs = [int(r) for r in state["runs"]]
+        run_best, stale, restarts = state["run"]
+        self.stale, self.num_restarts = int(stale), int(restarts)
+        self.run_best = None if run_best is None else float(run_best)
+        self.pending = {str(k): int(v) for k, v in state["pending"].items()}
         self._model = None
 
 

@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(run)
     _train_options(run, epochs=8)
     run.add_argument("--out", default=None, help="output folder (default: runs/run-<time>)")
-    run.add_argument("--strategy", default="evolution", help="search strategy (see strategies.available())")
+    run.add_argument("--strategy", default="default",
+                     help="search strategy (see strategies.available()); default: strategies.DEFAULT")
     run.add_argument("--budget", type=_positive_int, default=40, help="number of subnets to evaluate")
     run.add_argument("--concurrency", type=_positive_int, default=2, help="trials evaluated at once")
     _ray_options.add_options(run)
@@ -119,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(search)
     search.add_argument("--checkpoint", default=None,
                         help="a supernet file or a `raynas train --out` folder (needed by --evaluator supernet)")
-    search.add_argument("--strategy", default="evolution", help="search strategy (see strategies.available())")
+    search.add_argument("--strategy", default="default",
+                        help="search strategy (see strategies.available()); default: strategies.DEFAULT")
     search.add_argument("--budget", type=_positive_int, default=None,
                         help="number of trials (default 100; with --resume, the budget the search started with)")
     search.add_argument("--concurrency", type=_positive_int, default=2, help="trials evaluated at once")
@@ -348,7 +350,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     final = trained.final_metrics
     print(f"trained supernet in {train_s:.0f}s: largest child {final.get('val_accuracy_largest', float('nan')):.2f}%, "
           f"smallest child {final.get('val_accuracy_smallest', float('nan')):.2f}% (validation)")
-    print(f"searched {len(result.history)} subnets with {args.strategy} in {search_s:.0f}s "
+    import strategies
+
+    used = f"{args.strategy} ({strategies.DEFAULT})" if args.strategy == "default" else args.strategy
+    print(f"searched {len(result.history)} subnets with {used} in {search_s:.0f}s "
           f"({len(result.history) / max(search_s, 1e-9):.2f} trials/s)")
     _print_best(space, result)
     if (result.path / "report.html").exists():

@@ -47,8 +47,14 @@ _SCALARIZATION = "weighted scalarization of the objectives"
 _COST_METRICS = ("flops", "params")
 
 
+#: What ``"default"`` means with several objectives: NSGA-II, whatever the single-objective default.
+MULTI_OBJECTIVE_DEFAULT = "evolution"
+
+
 def method_of(strategy: str) -> str:
     """How ``strategy`` handles several objectives (for help texts and reports)."""
+    if strategy == "default":
+        strategy = MULTI_OBJECTIVE_DEFAULT
     return METHODS.get(strategy, _SCALARIZATION)
 
 
@@ -190,6 +196,8 @@ def multi_objective_searcher(
     options = dict(options or {})
     objectives = tuple(objectives)
     metric, mode = [o.name for o in objectives], [o.mode for o in objectives]
+    if strategy == "default":
+        strategy = MULTI_OBJECTIVE_DEFAULT
     if strategy == "evolution":
         from strategies.nsga2 import NSGA2Strategy
         from strategies.searcher import StrategySearcher

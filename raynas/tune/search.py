@@ -350,7 +350,7 @@ def _check_resources(cpus_per_trial: float, gpus_per_trial: float) -> None:
 def search(
     space: Any,
     evaluator: Callable[[dict[str, Any]], Mapping[str, Any]],
-    strategy: Any = "evolution",
+    strategy: Any = "default",
     num_samples: int = 100,
     max_concurrent: int = 4,
     seed: int = 0,
@@ -379,7 +379,8 @@ def search(
         space: a ``search_spaces.SearchSpace``.
         evaluator: any picklable callable ``arch -> dict`` of metrics. One that raises
             (or returns a non-finite metric) marks the trial failed; the search goes on.
-        strategy: a registry name (``strategies.available()``) or a ready Tune ``Searcher``.
+        strategy: a registry name (``strategies.available()``; ``"default"`` is
+            ``strategies.DEFAULT``) or a ready Tune ``Searcher``.
         num_samples: number of trials (the budget).
         max_concurrent: trials in flight at once (``ConcurrencyLimiter``).
         constraints: a :class:`raynas.Constraints` every proposal satisfies.

@@ -218,3 +218,32 @@ def test_new_strategies_import_neither_torch_nor_ray():
             "print(any(m in sys.modules for m in ('torch', 'ray', 'raynas.nn')))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# -- the default ------------------------------------------------------------------------------------
+def test_default_is_a_registered_strategy_with_its_options():
+    assert "default" in strategies.available() and strategies.DEFAULT in strategies.available()
+    assert strategies.DEFAULT != "default"
+    assert strategies.options("default") == strategies.options(strategies.DEFAULT)
+    searcher = strategies.get("default", space=NB201, seed=0)
+    assert type(searcher.strategy).__name__ == type(strategies.get(strategies.DEFAULT, space=NB201).strategy).__name__
+
+
+def test_search_and_the_cli_use_the_default_when_no_strategy_is_named():
+    import inspect
+
+    import raynas
+    from raynas.cli.main import build_parser
+
+    assert inspect.signature(raynas.search).parameters["strategy"].default == "default"
+    args = build_parser().parse_args(["search", "--checkpoint", "runs/x", "--out", "runs/y"])
+    assert args.strategy == "default"
+
+
+def test_the_default_with_several_objectives_is_nsga2():
+    from raynas.tune.objectives import Objective, method_of, multi_objective_searcher
+
+    assert "NSGA-II" in method_of("default")
+    objectives = (Objective("accuracy", "max"), Objective("flops", "min"))
+    searcher, metric, mode = multi_objective_searcher("default", space=NB201, objectives=objectives, seed=0)
+    assert type(searcher.strategy).__name__ == "NSGA2Strategy" and (metric, mode) == ("accuracy", "max")

@@ -51,7 +51,8 @@ def small_space(flops=None) -> ChoiceSpace:
 
 # -- registry -------------------------------------------------------------------------------------
 def test_available_lists_the_builtin_strategies():
-    assert strategies.available() == ["dna", "evolution", "grid", "guided", "local", "nevergrad", "random", "reinforce", "tpe"]
+    assert strategies.available() == ["default", "dna", "evolution", "grid", "guided", "local", "nevergrad", "random",
+                                      "reinforce", "tpe"]
 
 
 def test_unknown_strategy_lists_the_available_ones():
