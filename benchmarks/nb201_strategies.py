@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import logging
 import os
 import platform
@@ -138,9 +139,41 @@ def run_tune(name: str, space: Any, evaluator: TableEvaluator, budget: int, seed
 Rows = dict[str, dict[str, list[float]]]  # row label -> "dataset@budget" -> regrets over seeds
 
 
+class Cache:
+    """Rows measured before (``--cache``), reused when their seeds, data sets and budgets match, so
+    one row can be re-measured (``--rerun``) without the others."""
+
+    def __init__(self, path: Path | None, rerun: list[str]):
+        self.path, self.rerun, self.reused = path, set(rerun), []
+        self.data = json.loads(path.read_text()) if path is not None and path.exists() else {}
+
+    def get(self, label: str, key: str) -> dict[str, list[float]] | None:
+        entry = self.data.get(label)
+        if label in self.rerun or entry is None or entry["key"] != key:
+            return None
+        return entry["rows"]
+
+    def put(self, label: str, key: str, rows: dict[str, list[float]], seconds: float) -> None:
+        if self.path is None:
+            return
+        self.data[label] = {"key": key, "rows": rows, "seconds": round(seconds),
+                            "date": dt.datetime.now().astimezone().isoformat(timespec="seconds")}
+        self.path.write_text(json.dumps(self.data, indent=1))
+
+
+CACHE = Cache(None, [])
+
+
 def collect(rows: Rows, label: str, tables: dict[str, Table], budgets: list[int], seeds: list[int],
             run: Callable[[str, int, int], Trace], per_budget: bool = False) -> None:
     t0 = time.time()
+    key = json.dumps([list(tables), budgets, seeds])
+    cached = CACHE.get(label, key)
+    if cached is not None:
+        rows[label] = cached
+        CACHE.reused.append(f"{label} ({CACHE.data[label]['date']})")
+        print(f"{label:<34} reused from {CACHE.path} (measured {CACHE.data[label]['date']})", flush=True)
+        return
     out = rows.setdefault(label, {})
     for dataset, table in tables.items():
         for seed in seeds:
@@ -150,6 +183,7 @@ def collect(rows: Rows, label: str, tables: dict[str, Table], budgets: list[int]
                 if len(traces[b]) < min(b, 2):
                     raise RuntimeError(f"{label}: {len(traces[b])} results at budget {b} ({dataset}, seed {seed})")
                 out.setdefault(f"{dataset}@{b}", []).append(table.optimum - result_at(traces[b], b))
+    CACHE.put(label, key, out, time.time() - t0)
     means = " ".join(f"{c}={statistics.fmean(r):.3f}" for c, r in out.items())
     print(f"{label:<34} {means} ({time.time() - t0:.0f}s)", flush=True)
 
@@ -220,7 +254,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nevergrad-optimizer", default="PortfolioDiscreteOnePlusOne")
     parser.add_argument("--table", default=None, help=f"the NAS-Bench-201 table (default {nb201_table_path()})")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "nb201.md"))
+    parser.add_argument("--cache", default=str(REPO / "benchmarks" / "results" / "nb201.json"),
+                        help="rows measured before, reused when seeds, data sets and budgets match ('' for none)")
+    parser.add_argument("--rerun", nargs="*", default=[], metavar="LABEL", help="re-measure these rows")
     args = parser.parse_args(argv)
+    global CACHE
+    CACHE = Cache(Path(args.cache) if args.cache else None, args.rerun)
 
     logging.basicConfig(level=logging.WARNING)
     import optuna
@@ -230,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     tables = {d: Table(space, d, args.table) for d in args.datasets}
     budgets = sorted(args.budgets)
     columns = [f"{d}@{b}" for d in args.datasets for b in budgets]
-    names = args.strategies or strategies.available()
+    names = args.strategies or [n for n in strategies.available() if n != "dna"]  # dna needs block tables
     seeds = list(range(args.seeds))
     started = time.time()
 
@@ -299,7 +338,10 @@ def write_report(path: Path, args, rows: Rows, tune_rows: Rows, peers: list[str]
         "- the ceiling of a perfect optimiser of the signal (regret of the table's best-signal cell): "
         + ", ".join(f"{d} {_ceiling(t)}" for d, t in tables.items())
         + ". Where it is above 0, a search that stops short of that cell can score better than one that finds it.",
-        f"- `{DEFAULT}` is what `raynas search` uses without `--strategy`.",
+        f"- `{DEFAULT}` is what `raynas search` uses without `--strategy` (`strategies.DEFAULT` = "
+        f"`{strategies.DEFAULT}`).",
+        "- rows reused from the cache of an earlier run of this script (same seeds, data sets, budgets; the "
+        "date each was measured): " + ("; ".join(CACHE.reused) or "none"),
         "",
         "## Rank over every column (peers and raynas strategies direct, same seeds)",
         "",

@@ -20,7 +20,7 @@ __all__ = ["get", "available", "register", "unregister", "options", "fit_budget"
 #: The strategy ``raynas search`` uses when none is named, reachable as ``"default"`` too. It
 #: was chosen by the mean rank over NAS-Bench-201's three data sets at 50, 100 and 300 trials
 #: with 4 in flight (``benchmarks/nb201_sweep.py``; results in ``benchmarks/results/nb201.md``).
-DEFAULT = "guided"
+DEFAULT = "evolution"
 
 _BUILTIN = {
     "random": "strategies.random:RandomStrategy",

@@ -28,19 +28,22 @@ class EvolutionStrategy(PopulationStrategy):
         sample_size: tournament size, in ``[1, population_size]``; ``None`` means the whole
             population, so the parent is the best living member and aging alone regularises.
         mutation_prob: per-choice probability of a change; at least one choice always
-            changes. ``None`` means ``1 / (2 * number of choices)``: a child differs from its
-            parent in one or two choices whatever the size of the space.
+            changes. ``None`` means ``0.6 / number of choices``: a child differs from its
+            parent in one or two choices whatever the size of the space (0.1 on NAS-Bench-201).
         crossover_prob: probability that a child comes from two parents, in ``[0, 1]``.
         dedupe: redraw children (and initial samples) already proposed; when 100 children
             in a row were all proposed before, a fresh random architecture is proposed instead.
         max_retries: draws per proposal before falling back (see ``Strategy._propose``).
 
-    The defaults suit budgets of a few hundred trials; they were chosen on the NAS-Bench-201
-    table (``benchmarks/nb201_strategies.py``, on seeds other than those it reports):
-    small tournaments and larger mutations explore more and pay off only with more trials.
+    The defaults suit budgets of 50 to a few hundred trials with several in flight; they
+    were chosen by the mean rank over NAS-Bench-201's three data sets at 50, 100 and 300
+    trials, 4 in flight (``benchmarks/nb201_sweep.py``, seeds 100-139, which
+    ``benchmarks/nb201_strategies.py`` does not report): a population of 20 whose best
+    member is the parent adapts faster than 30 at small budgets and still explores by
+    aging; small tournaments explore more and pay off only with more trials.
     """
 
-    mutations_per_child = 0.5
+    mutations_per_child = 0.6
 
     def __init__(
         self,
@@ -48,7 +51,7 @@ class EvolutionStrategy(PopulationStrategy):
         *,
         seed: int = 0,
         constraints: Constraints | None = None,
-        population_size: int = 30,
+        population_size: int = 20,
         sample_size: int | None = None,
         mutation_prob: float | None = None,
         crossover_prob: float = 0.0,

@@ -49,6 +49,8 @@ class GuidedStrategy(Strategy):
             first parents are the best predicted of ``restart_candidates`` uniform samples,
             and parents come only from that run's results. The model keeps every result.
         restart_candidates: uniform samples ranked by the model to start a run (>= 1).
+        population: parents come only from this many most recent results of the run
+            (aging, as in regularized evolution; ``None``: every result of the run).
         mutations: extra mutated candidates per ask (>= 0).
         random_candidates: uniform random candidates per ask (>= 0).
         acquisition: ``"thompson"``, ``"ucb"`` or ``"mean"``.
@@ -72,8 +74,9 @@ class GuidedStrategy(Strategy):
         random_candidates: int = 10,
         acquisition: str = "thompson",
         kappa: float = 1.0,
-        patience: int | None = 40,
+        patience: int | None = None,
         restart_candidates: int = 100,
+        population: int | None = None,
         model: str = "kernel",
         refit_growth: float = 0.1,
         max_retries: int = 1000,
@@ -87,6 +90,7 @@ class GuidedStrategy(Strategy):
         self.random_candidates = check_int(owner, "random_candidates", random_candidates, low=0)
         self.patience = None if patience is None else check_int(owner, "patience", patience, low=1)
         self.restart_candidates = check_int(owner, "restart_candidates", restart_candidates, low=1)
+        self.population = None if population is None else check_int(owner, "population", population, low=1)
         self.acquisition = check_choice(owner, "acquisition", acquisition, _ACQUISITIONS)
         self.kappa = check_float(owner, "kappa", kappa, low=0.0)
         self.model = check_choice(owner, "model", model, _MODELS)
@@ -130,6 +134,8 @@ class GuidedStrategy(Strategy):
         if not run:  # a restart, no result of this run yet
             pool = [self.space.sample(self.rng) for _ in range(self.restart_candidates)]
             return self._fresh([(self.fingerprint(arch), arch) for arch in pool])
+        if self.population is not None:
+            run = run[-self.population:]
         ranked = sorted(run, key=lambda i: (-self.history[i][1], i))
         parents = [self.history[i][0] for i in ranked[: self.parents]]
         pool: list[tuple[str, dict[str, Any]]] = []
