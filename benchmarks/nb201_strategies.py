@@ -129,7 +129,7 @@ def run_tune(name: str, space: Any, evaluator: TableEvaluator, budget: int, seed
     import raynas
 
     result = raynas.search(space, evaluator, strategy=name, num_samples=budget, max_concurrent=4, seed=seed,
-                           out_dir=os.path.join(workdir, f"{name}-{evaluator.signal}-{seed}"),
+                           out_dir=os.path.join(workdir, f"{name}-{evaluator.signal}-{seed}-{budget}"),
                            name=f"{name}-{seed}", progress=False)
     return [(row["accuracy"], row["test_accuracy"]) for row in result.history
             if row.get("status", "ok") == "ok" and row.get("accuracy") is not None]
@@ -165,7 +165,7 @@ CACHE = Cache(None, [])
 
 
 def collect(rows: Rows, label: str, tables: dict[str, Table], budgets: list[int], seeds: list[int],
-            run: Callable[[str, int, int], Trace], per_budget: bool = False) -> None:
+            run: Callable[[str, int, int], Trace], per_budget: bool = False, measure: bool = True) -> None:
     t0 = time.time()
     key = json.dumps([list(tables), budgets, seeds])
     cached = CACHE.get(label, key)
@@ -173,6 +173,8 @@ def collect(rows: Rows, label: str, tables: dict[str, Table], budgets: list[int]
         rows[label] = cached
         CACHE.reused.append(f"{label} ({CACHE.data[label]['date']})")
         print(f"{label:<34} reused from {CACHE.path} (measured {CACHE.data[label]['date']})", flush=True)
+        return
+    if not measure:
         return
     out = rows.setdefault(label, {})
     for dataset, table in tables.items():
@@ -202,6 +204,8 @@ def regret_table(rows: Rows, dataset: str, budgets: list[int]) -> str:
 
 
 def rank_table(rows: Rows, columns: list[str]) -> str:
+    if not rows:
+        return "(no rows)"
     means = {label: {c: statistics.fmean(rows[label][c]) for c in columns} for label in rows}
     ranks = {label: {} for label in rows}
     for c in columns:
@@ -217,9 +221,9 @@ def rank_table(rows: Rows, columns: list[str]) -> str:
 
 
 def targets(rows: Rows, peers: list[str], label: str, columns: list[str]) -> list[str]:
-    if label not in rows:
+    if label not in rows or not peers:
         return []
-    mean = {k: {c: statistics.fmean(v[c]) for c in columns} for k, v in rows.items()}
+    mean = {k: {c: statistics.fmean(rows[k][c]) for c in columns} for k in [*peers, label]}
     out = []
     if "cifar10@100" in columns:
         value = mean[label]["cifar10@100"]
@@ -235,7 +239,7 @@ def targets(rows: Rows, peers: list[str], label: str, columns: list[str]) -> lis
 def beats_random(rows: Rows, names: list[str], columns: list[str], reference: str) -> list[str]:
     out = []
     for name in names:
-        if name not in rows:
+        if name not in rows or reference not in rows:
             continue
         lost = [c for c in columns if statistics.fmean(rows[name][c]) >= statistics.fmean(rows[reference][c])]
         out.append(f"- {name} beats {reference} on every column: " + ("met" if not lost else
@@ -251,11 +255,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tune-seeds", type=int, default=0, help="seeds 0..M-1 through raynas.search (0: none)")
     parser.add_argument("--strategies", nargs="+", default=None, help="default: strategies.available()")
     parser.add_argument("--tune-strategies", nargs="+", default=None, help="default: --strategies")
+    parser.add_argument("--tune-datasets", nargs="+", default=None, choices=DATASETS, help="default: --datasets")
     parser.add_argument("--nevergrad-optimizer", default="PortfolioDiscreteOnePlusOne")
     parser.add_argument("--table", default=None, help=f"the NAS-Bench-201 table (default {nb201_table_path()})")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "nb201.md"))
     parser.add_argument("--cache", default=str(REPO / "benchmarks" / "results" / "nb201.json"),
                         help="rows measured before, reused when seeds, data sets and budgets match ('' for none)")
+    parser.add_argument("--no-direct", action="store_true",
+                        help="measure only the --tune-seeds runs; peers and direct rows come from the cache or are left out")
     parser.add_argument("--rerun", nargs="*", default=[], metavar="LABEL", help="re-measure these rows")
     args = parser.parse_args(argv)
     global CACHE
@@ -276,21 +283,31 @@ def main(argv: list[str] | None = None) -> int:
     rows: Rows = {}
     peers = ["random (direct)", "regularized evolution P=20 T=5 (direct)", "optuna TPE (direct)",
              f"nevergrad {args.nevergrad_optimizer} (direct)"]
-    collect(rows, peers[0], tables, budgets, seeds, lambda d, b, s: run_random(space, tables[d], b, s))
-    collect(rows, peers[1], tables, budgets, seeds, lambda d, b, s: run_regularized_evolution(space, tables[d], b, s))
-    collect(rows, peers[2], tables, budgets, seeds, lambda d, b, s: run_optuna(space, tables[d], b, s))
+    measure = not args.no_direct
+    collect(rows, peers[0], tables, budgets, seeds, lambda d, b, s: run_random(space, tables[d], b, s),
+            measure=measure)
+    collect(rows, peers[1], tables, budgets, seeds, lambda d, b, s: run_regularized_evolution(space, tables[d], b, s),
+            measure=measure)
+    collect(rows, peers[2], tables, budgets, seeds, lambda d, b, s: run_optuna(space, tables[d], b, s),
+            measure=measure)
     collect(rows, peers[3], tables, budgets, seeds,
-            lambda d, b, s: run_nevergrad(space, tables[d], b, s, args.nevergrad_optimizer), per_budget=True)
+            lambda d, b, s: run_nevergrad(space, tables[d], b, s, args.nevergrad_optimizer), per_budget=True,
+            measure=measure)
     for name in names:
-        collect(rows, name, tables, budgets, seeds, lambda d, b, s, n=name: run_direct(n, space, tables[d], b, s))
+        collect(rows, name, tables, budgets, seeds, lambda d, b, s, n=name: run_direct(n, space, tables[d], b, s),
+                measure=measure)
+    peers = [p for p in peers if p in rows]
 
     tune_rows: Rows = {}
     tune_seeds = list(range(args.tune_seeds))
     if tune_seeds:
         with tempfile.TemporaryDirectory(prefix="raynas-nb201-") as workdir:
             for name in args.tune_strategies or names:
-                collect(tune_rows, f"{name} (tune)", tables, budgets, tune_seeds,
-                        lambda d, b, s, n=name: run_tune(n, space, tables[d].evaluator, b, s, workdir))
+                for dataset in args.tune_datasets or args.datasets:  # one cached row per data set
+                    part: Rows = {}
+                    collect(part, f"{name} (tune, {dataset})", {dataset: tables[dataset]}, budgets, tune_seeds,
+                            lambda d, b, s, n=name: run_tune(n, space, tables[d].evaluator, b, s, workdir))
+                    tune_rows.setdefault(f"{name} (tune)", {}).update(*part.values())
 
     elapsed = time.time() - started
     write_report(Path(args.out), args, rows, tune_rows, peers, tables, budgets, columns, elapsed, argv)
@@ -358,13 +375,15 @@ def write_report(path: Path, args, rows: Rows, tune_rows: Rows, peers: list[str]
     ]
     for dataset in tables:
         lines += [f"## {dataset}: regret, mean ± std over seeds", "", regret_table(rows, dataset, budgets), ""]
-        if tune_rows:
+        tuned = {k: v for k, v in tune_rows.items() if f"{dataset}@{budgets[0]}" in v}
+        if tuned:
             lines += [f"Through raynas.search (Ray Tune, max_concurrent=4, seeds 0..{args.tune_seeds - 1}):", "",
-                      regret_table(tune_rows, dataset, budgets), ""]
-    if tune_rows and f"{DEFAULT} (tune)" in tune_rows:
+                      regret_table(tuned, dataset, budgets), ""]
+    if f"{DEFAULT} (tune)" in tune_rows:
+        tuned_columns = [c for c in columns if c in tune_rows[f"{DEFAULT} (tune)"]]
+        same_seeds = {p: {c: rows[p][c][:args.tune_seeds] for c in tuned_columns} for p in peers}
         lines += ["## Targets through raynas.search", "",
-                  *targets({**tune_rows, **{p: {c: rows[p][c][:args.tune_seeds] for c in columns} for p in peers}},
-                           peers, f"{DEFAULT} (tune)", columns),
+                  *targets({**tune_rows, **same_seeds}, peers, f"{DEFAULT} (tune)", tuned_columns),
                   "", "(the peers on the same seeds as the Tune runs)", ""]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines))
