@@ -263,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="rows measured before, reused when seeds, data sets and budgets match ('' for none)")
     parser.add_argument("--no-direct", action="store_true",
                         help="measure only the --tune-seeds runs; peers and direct rows come from the cache or are left out")
+    parser.add_argument("--report-only", action="store_true",
+                        help="measure nothing: write the report from the cached rows (rows not cached are left out)")
     parser.add_argument("--rerun", nargs="*", default=[], metavar="LABEL", help="re-measure these rows")
     args = parser.parse_args(argv)
     global CACHE
@@ -276,14 +278,15 @@ def main(argv: list[str] | None = None) -> int:
     tables = {d: Table(space, d, args.table) for d in args.datasets}
     budgets = sorted(args.budgets)
     columns = [f"{d}@{b}" for d in args.datasets for b in budgets]
-    names = args.strategies or [n for n in strategies.available() if n != "dna"]  # dna needs block tables
+    # dna needs block tables; strategies.DEFAULT runs as its alias "default" (one row, not two)
+    names = args.strategies or [n for n in strategies.available() if n not in ("dna", strategies.DEFAULT)]
     seeds = list(range(args.seeds))
     started = time.time()
 
     rows: Rows = {}
     peers = ["random (direct)", "regularized evolution P=20 T=5 (direct)", "optuna TPE (direct)",
              f"nevergrad {args.nevergrad_optimizer} (direct)"]
-    measure = not args.no_direct
+    measure = not (args.no_direct or args.report_only)
     collect(rows, peers[0], tables, budgets, seeds, lambda d, b, s: run_random(space, tables[d], b, s),
             measure=measure)
     collect(rows, peers[1], tables, budgets, seeds, lambda d, b, s: run_regularized_evolution(space, tables[d], b, s),
@@ -306,8 +309,10 @@ def main(argv: list[str] | None = None) -> int:
                 for dataset in args.tune_datasets or args.datasets:  # one cached row per data set
                     part: Rows = {}
                     collect(part, f"{name} (tune, {dataset})", {dataset: tables[dataset]}, budgets, tune_seeds,
-                            lambda d, b, s, n=name: run_tune(n, space, tables[d].evaluator, b, s, workdir))
-                    tune_rows.setdefault(f"{name} (tune)", {}).update(*part.values())
+                            lambda d, b, s, n=name: run_tune(n, space, tables[d].evaluator, b, s, workdir),
+                            measure=not args.report_only)
+                    if part:
+                        tune_rows.setdefault(f"{name} (tune)", {}).update(*part.values())
 
     elapsed = time.time() - started
     write_report(Path(args.out), args, rows, tune_rows, peers, tables, budgets, columns, elapsed, argv)
@@ -348,15 +353,16 @@ def write_report(path: Path, args, rows: Rows, tune_rows: Rows, peers: list[str]
         f"{platform.python_version()}; {_versions()}; load average at the end (1/5/15 min): {load}",
         f"- wall time: {elapsed:.0f} s",
         f"- seeds: {args.seeds} (0..{args.seeds - 1}) for the peers and the direct runs; {args.tune_seeds} "
-        f"(0..{max(args.tune_seeds - 1, 0)}) through raynas.search. The strategies' settings were chosen with "
-        "`benchmarks/nb201_sweep.py` on seeds 100 and up, never on these.",
+        f"(0..{max(args.tune_seeds - 1, 0)}) through raynas.search, for the strategies and data sets whose "
+        "Tune tables appear below. The strategies' settings (and the default) were chosen with "
+        "`benchmarks/nb201_sweep.py` on seeds 100 and up, never on these: `nb201-sweep.md`.",
         "- signal: `*_val_12ep` (what the strategies maximise); score: `*_test_200ep` of the cell ranked best by "
         "the signal; regret = the data set's best `*_test_200ep` minus that score. Lower is better.",
         "- the ceiling of a perfect optimiser of the signal (regret of the table's best-signal cell): "
         + ", ".join(f"{d} {_ceiling(t)}" for d, t in tables.items())
         + ". Where it is above 0, a search that stops short of that cell can score better than one that finds it.",
-        f"- `{DEFAULT}` is what `raynas search` uses without `--strategy` (`strategies.DEFAULT` = "
-        f"`{strategies.DEFAULT}`).",
+        f"- `{DEFAULT}` is what `raynas search` uses without `--strategy`: `strategies.DEFAULT` = "
+        f"`{strategies.DEFAULT}` with its default options (its row stands for both names).",
         "- rows reused from the cache of an earlier run of this script (same seeds, data sets, budgets; the "
         "date each was measured): " + ("; ".join(CACHE.reused) or "none"),
         "",

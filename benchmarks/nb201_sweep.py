@@ -202,9 +202,31 @@ def mean_ranks(table: dict[str, dict[str, float]]) -> dict[str, float]:
     return {s: statistics.fmean(r) for s, r in ranks.items()}
 
 
+def render(paths: list[str], report: Path) -> None:
+    """A markdown table per group of settings run on the same seeds and concurrency, ranked within it."""
+    groups: dict[tuple, dict[str, dict[str, float]]] = {}
+    for path in paths:
+        for line in Path(path).read_text().splitlines():
+            record = json.loads(line)
+            key = (tuple(record["seeds"]), record["concurrency"], tuple(record["mean_regret"]))
+            groups.setdefault(key, {})[record["setting"]] = record["mean_regret"]
+    lines = ["# NAS-Bench-201 settings sweep (mean regret over seeds; ranked within each group)", "",
+             f"Rendered {time.strftime('%Y-%m-%d')} by `python benchmarks/nb201_sweep.py --render "
+             + " ".join(Path(p).name for p in paths) + "` from the JSON lines of the sweeps (in this folder).", ""]
+    for (seeds, concurrency, columns), table in groups.items():
+        ranks = mean_ranks(table)
+        lines += [f"## seeds {seeds[0]}..{seeds[1] - 1}, {concurrency} in flight", "",
+                  "| setting | mean rank | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
+        for setting in sorted(table, key=lambda k: ranks[k]):
+            lines.append(f"| `{setting}` | {ranks[setting]:.2f} | "
+                         + " | ".join(f"{table[setting][c]:.3f}" for c in columns) + " |")
+        lines.append("")
+    report.write_text("\n".join(lines))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--settings", nargs="+", required=True, help="name[:key=value,...] per setting")
+    parser.add_argument("--settings", nargs="+", default=[], help="name[:key=value,...] per setting")
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--seed-start", type=int, default=100)
     parser.add_argument("--budgets", type=int, nargs="+", default=[50, 100, 300])
@@ -212,7 +234,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--table", default=None, help=f"the NAS-Bench-201 CSV (default {nb201_table_path()})")
     parser.add_argument("--out", default=None, help="append one JSON line per setting here")
+    parser.add_argument("--render", nargs="+", default=None, metavar="JSONL",
+                        help="write --report from these --out files instead of running anything")
+    parser.add_argument("--report", default=None, help="the markdown table (with --render)")
     args = parser.parse_args(argv)
+    if args.render:
+        if not args.report:
+            parser.error("--render needs --report PATH")
+        render(args.render, Path(args.report))
+        return 0
+    if not args.settings:
+        parser.error("--settings is required (or --render)")
 
     space = search_spaces.get("nb201")
     tables = {d: Table(space, d, args.table) for d in args.datasets}
