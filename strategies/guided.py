@@ -23,9 +23,12 @@ class GuidedStrategy(Strategy):
     The first ``initial_samples`` proposals are uniform random feasible architectures.
     After that, each ``ask``:
 
-    1. fits (when new results arrived) an ensemble of ``ensemble_size`` extremely
-       randomised trees (``sklearn.ensemble.ExtraTreesRegressor``) on
-       ``space.encode(arch) -> score`` of every successful result so far;
+    1. fits an ensemble of ``ensemble_size`` members on ``space.encode(arch) -> score`` of
+       every successful result so far (refitted once the results grew by ``refit_growth``
+       of what the last fit saw, at least one): ``model="kernel"``, kernel ridge
+       regressions on bootstrap resamples with a kernel that lets pairs of choices
+       interact (numpy only), or ``model="trees"``, extremely randomised trees
+       (``sklearn.ensemble.ExtraTreesRegressor``);
     2. builds candidates: every feasible one-change neighbour (``space.neighbours``) of
        the ``parents`` best architectures, ``mutations`` mutations
        (``space.mutate``, one or two choices changed) of parents drawn from them, and
@@ -33,7 +36,7 @@ class GuidedStrategy(Strategy):
     3. proposes the candidate with the best acquisition value: ``"thompson"`` (mean +
        std * a standard normal draw per candidate, independent Thompson sampling, which
        keeps concurrent proposals apart), ``"ucb"`` (mean + ``kappa`` * std) or
-       ``"mean"``, where mean and std are over the trees' predictions.
+       ``"mean"``, where mean and std are over the members' predictions.
 
     Architectures in flight were proposed already, so they are never proposed twice. The
     model needs nothing but the architectures and scores told; failed trials are left out
@@ -42,7 +45,7 @@ class GuidedStrategy(Strategy):
     Args:
         space, seed, constraints: as for every strategy.
         initial_samples: random architectures before the model is used (>= 2).
-        ensemble_size: trees in the ensemble (>= 2).
+        ensemble_size: members of the ensemble (>= 2).
         parents: how many of the best architectures have their neighbourhoods ranked (>= 1).
         patience: results in a row that do not improve on the best of the current run
             before the search restarts elsewhere (>= 1; ``None``: never): the next run's
@@ -55,10 +58,16 @@ class GuidedStrategy(Strategy):
         random_candidates: uniform random candidates per ask (>= 0).
         acquisition: ``"thompson"``, ``"ucb"`` or ``"mean"``.
         kappa: the weight of the spread for ``"ucb"`` (>= 0).
+        model: ``"kernel"`` or ``"trees"``.
+        refit_growth: relative growth of the results that triggers a refit (>= 0; 0: every
+            new result).
         max_retries: draws per random proposal before falling back (see ``Strategy._propose``).
 
     The defaults were chosen on the NAS-Bench-201 table (``benchmarks/nb201_sweep.py``, on
-    seeds other than those ``benchmarks/nb201_strategies.py`` reports).
+    seeds other than those ``benchmarks/nb201_strategies.py`` reports). With 4 trials in
+    flight it ranks below regularized evolution, the default, over NAS-Bench-201's columns
+    (``benchmarks/results/nb201.md``): the model finds a good region fast but can settle in
+    it (``patience`` restarts help at 300 trials on CIFAR-10 only).
     """
 
     def __init__(
