@@ -376,14 +376,16 @@ def write_report(path: Path, args, rows: Rows, tune_rows: Rows, peers: list[str]
         "",
         *targets(rows, peers, DEFAULT, columns),
         *beats_random(rows, ["reinforce", "nevergrad"], columns, "random"),
-        *beats_random(rows, ["reinforce", "nevergrad"], columns, peers[0]),
+        *(beats_random(rows, ["reinforce", "nevergrad"], columns, peers[0]) if peers else []),
         "",
     ]
     for dataset in tables:
         lines += [f"## {dataset}: regret, mean ± std over seeds", "", regret_table(rows, dataset, budgets), ""]
         tuned = {k: v for k, v in tune_rows.items() if f"{dataset}@{budgets[0]}" in v}
         if tuned:
-            lines += [f"Through raynas.search (Ray Tune, max_concurrent=4, seeds 0..{args.tune_seeds - 1}):", "",
+            few = " (so few seeds check that the Tune path runs and lands where the direct path does; they " \
+                "are not a statistic)" if args.tune_seeds < 5 else ""
+            lines += [f"Through raynas.search (Ray Tune, max_concurrent=4, seeds 0..{args.tune_seeds - 1}){few}:", "",
                       regret_table(tuned, dataset, budgets), ""]
     if f"{DEFAULT} (tune)" in tune_rows:
         tuned_columns = [c for c in columns if c in tune_rows[f"{DEFAULT} (tune)"]]
