@@ -247,3 +247,9 @@ def test_the_default_with_several_objectives_is_nsga2():
     objectives = (Objective("accuracy", "max"), Objective("flops", "min"))
     searcher, metric, mode = multi_objective_searcher("default", space=NB201, objectives=objectives, seed=0)
     assert type(searcher.strategy).__name__ == "NSGA2Strategy" and (metric, mode) == ("accuracy", "max")
+
+
+def test_the_default_fits_its_warm_up_to_a_small_budget_as_the_strategy_it_names():
+    options, note = strategies.fit_budget("default", 8)
+    assert options == strategies.fit_budget(strategies.DEFAULT, 8)[0]
+    assert (note is None) == (strategies.fit_budget(strategies.DEFAULT, 8)[1] is None)
