@@ -241,7 +241,7 @@ def test_evolution_adapts_a_default_population_to_a_small_budget_and_says_so(ray
     with caplog.at_level(logging.WARNING, logger="raynas.tune.search"):
         result = raynas.search(SPACE, Product(), strategy="evolution", num_samples=8, max_concurrent=1, seed=0,
                                out_dir=tmp_path / "s")
-    assert "default population_size=30 is not below the budget of 8" in caplog.text
+    assert "default population_size=20 is not below the budget of 8" in caplog.text
     assert "using population_size=2" in caplog.text
     assert len(result.history) == 8
 
