@@ -103,7 +103,9 @@ def nevergrad(
             ``"DiscreteOnePlusOne"`` or ``"PortfolioDiscreteOnePlusOne"``. The default,
             ``DiscreteOnePlusOne``, beat random search on every NAS-Bench-201 column (three data
             sets x 50/100/300 trials, 4 in flight; ``benchmarks/nb201_sweep.py``, seeds 100-109);
-            ``PortfolioDiscreteOnePlusOne`` and ``DiscreteLenglerOnePlusOne`` did not.
+            ``PortfolioDiscreteOnePlusOne`` and ``DiscreteLenglerOnePlusOne`` did not. On the seeds
+            ``benchmarks/results/nb201.md`` reports (0-19) it still loses to random search on
+            CIFAR-100 at every budget and on ImageNet16-120 at 300 trials.
         num_workers: the optimizer's expected number of parallel evaluations.
         max_retries: infeasible proposals in a row before giving up.
         infeasible: ``"penalty"`` or ``"fail"``: how nevergrad hears of an infeasible proposal
