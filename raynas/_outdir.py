@@ -40,27 +40,11 @@ def prepare_out_dir(path: str | os.PathLike, *, resume: bool, overwrite: bool, m
     A folder that already holds ``marker`` (a previous run's results) is refused
     unless ``resume`` (continue it) or ``overwrite`` (delete it first) is given.
     """
-    out = Path(path).expanduser()
-    if resume and overwrite:
-        raise ConfigError("resume and overwrite are mutually exclusive; choose one")
+    out = check_out_dir(path, resume=resume, overwrite=overwrite, marker=marker)
     if resume:
-        if not (out / marker).exists():
-            raise ConfigError(f"cannot resume: {str(out)!r} holds no previous run ({marker} is missing)")
         return out
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"output path {str(out)!r} exists and is not a folder")
     if out.exists() and any(out.iterdir()):
-        if not (out / marker).exists():
-            raise ConfigError(
-                f"output folder {str(out)!r} is not empty and holds no raynas results ({marker}); "
-                "choose an empty or new folder"
-            )
-        if not overwrite:
-            raise ConfigError(
-                f"output folder {str(out)!r} already holds results ({marker}); pass --overwrite to replace them "
-                "or --resume to continue"
-            )
-        shutil.rmtree(out)
+        shutil.rmtree(out)  # check_out_dir let it through: it holds marker and overwrite was given
     out.mkdir(parents=True, exist_ok=True)
     return out
 

@@ -7,32 +7,14 @@ import argparse
 import json
 from typing import Any, Callable
 
+from raynas.cli._types import non_negative_int, positive_int
+
 __all__ = ["add_train_data_options", "add_eval_data_options", "supernet_evaluator", "space_options",
            "DATASET_HELP"]
 
 DATASET_HELP = ("data set: digits (embedded), synthetic, cifar10, cifar100, mnist, fashionmnist, folder (an image "
                 "folder: --data-dir ROOT with ROOT/train/<class>/* and ROOT/val/<class>/*), imagenet (the same "
                 "layout, ImageNet's recipe)")
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _workers(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
 
 
 def _space_option(text: str) -> tuple[str, Any]:
@@ -60,12 +42,12 @@ def space_options(pairs: list[tuple[str, Any]] | None) -> dict[str, Any]:
 
 def add_eval_data_options(p: argparse.ArgumentParser, *, loader_workers_default: int | None = 0) -> None:
     """``--val-images``, ``--calib-images``, ``--loader-workers``, ``--skip-corrupt``."""
-    p.add_argument("--val-images", type=_count, default=None, metavar="N",
+    p.add_argument("--val-images", type=positive_int, default=None, metavar="N",
                    help="validate on a fixed, seeded subset of N validation images (default: all)")
-    p.add_argument("--calib-images", type=_count, default=None, metavar="N",
+    p.add_argument("--calib-images", type=positive_int, default=None, metavar="N",
                    help="training images for each subnet's BN re-calibration, a fixed seeded subset "
                         "(default: 4 batches; once-for-all uses 2000)")
-    p.add_argument("--loader-workers", type=_workers, default=loader_workers_default, metavar="N",
+    p.add_argument("--loader-workers", type=non_negative_int, default=loader_workers_default, metavar="N",
                    help="DataLoader processes reading image folders"
                         + (" (default: 2 for image folders, 0 for in-memory data)" if loader_workers_default is None
                            else f" (default {loader_workers_default}: in the evaluating process)"))

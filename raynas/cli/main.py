@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from raynas.cli import _compare, _data, _fidelity, _hardware, _import, _ray_options
+from raynas.cli._types import positive_float, positive_int
 from raynas.errors import RaynasError, SearchFailed
 
 logger = logging.getLogger("raynas.cli")
@@ -19,26 +20,6 @@ logger = logging.getLogger("raynas.cli")
 
 class CliError(Exception):
     """A user error the CLI reports in one line."""
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
-    return value
 
 
 class _Parser(argparse.ArgumentParser):
@@ -64,7 +45,7 @@ def _train_options(p: argparse.ArgumentParser, *, epochs: int) -> None:
                         "(block-wise distillation from --teacher; --workers blocks train at once)")
     p.add_argument("--teacher", default=None, metavar="CHECKPOINT",
                    help="dna: a trained supernet (file or `raynas train --out` folder) whose largest subnet is the teacher")
-    p.add_argument("--dna-candidates", type=_positive_int, default=1000, metavar="N",
+    p.add_argument("--dna-candidates", type=positive_int, default=1000, metavar="N",
                    help="dna: candidates scored per block (every one when the block has at most N, else N sampled)")
     p.add_argument("--phase-epochs", type=int, nargs=6, default=None, metavar="N",
                    help="progressive: epochs of the phases full, kernel, depth1, depth2, width1, width2 "
@@ -73,15 +54,15 @@ def _train_options(p: argparse.ArgumentParser, *, epochs: int) -> None:
                    help="uniform: draw subnets uniformly, or a FLOPs bucket first (flops)")
     p.add_argument("--amp", action="store_true",
                    help="mixed precision: float16 with loss scaling on CUDA, bfloat16 on CPU")
-    p.add_argument("--stop-after-epoch", type=_positive_int, default=None,
+    p.add_argument("--stop-after-epoch", type=positive_int, default=None,
                    help="stop after this epoch with a checkpoint; --resume continues the run")
-    p.add_argument("--epochs", type=_positive_int, default=epochs)
-    p.add_argument("--batch-size", type=_positive_int, default=64)
-    p.add_argument("--lr", type=_positive_float, default=0.25)
-    p.add_argument("--workers", type=_positive_int, default=2, help="Ray Train workers (data-parallel)")
+    p.add_argument("--epochs", type=positive_int, default=epochs)
+    p.add_argument("--batch-size", type=positive_int, default=64)
+    p.add_argument("--lr", type=positive_float, default=0.25)
+    p.add_argument("--workers", type=positive_int, default=2, help="Ray Train workers (data-parallel)")
     p.add_argument("--gpu", action="store_true", help="one GPU per worker (NCCL)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--checkpoint-every", type=_positive_int, default=1, help="epochs between checkpoints")
+    p.add_argument("--checkpoint-every", type=positive_int, default=1, help="epochs between checkpoints")
     p.add_argument("--max-failures", type=int, default=0, help="worker failures Ray Train recovers from")
     from raynas.data import AUGMENTS
 
@@ -100,8 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default=None, help="output folder (default: runs/run-<time>)")
     run.add_argument("--strategy", default="default",
                      help="search strategy (see strategies.available()); default: strategies.DEFAULT")
-    run.add_argument("--budget", type=_positive_int, default=40, help="number of subnets to evaluate")
-    run.add_argument("--concurrency", type=_positive_int, default=2, help="trials evaluated at once")
+    run.add_argument("--budget", type=positive_int, default=40, help="number of subnets to evaluate")
+    run.add_argument("--concurrency", type=positive_int, default=2, help="trials evaluated at once")
     _ray_options.add_options(run)
 
     train = sub.add_parser("train", help="train a supernet as a Ray Train job")
@@ -122,20 +103,20 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a supernet file or a `raynas train --out` folder (needed by --evaluator supernet)")
     search.add_argument("--strategy", default="default",
                         help="search strategy (see strategies.available()); default: strategies.DEFAULT")
-    search.add_argument("--budget", type=_positive_int, default=None,
+    search.add_argument("--budget", type=positive_int, default=None,
                         help="number of trials (default 100; with --resume, the budget the search started with)")
-    search.add_argument("--concurrency", type=_positive_int, default=2, help="trials evaluated at once")
+    search.add_argument("--concurrency", type=positive_int, default=2, help="trials evaluated at once")
     search.add_argument("--gpus-per-trial", type=float, default=0.0,
                         help="GPU share reserved per trial; > 0 evaluates on CUDA (0.25: four trials per GPU)")
     search.add_argument("--storage-path", default=None,
                         help="where Tune keeps the experiment (default: --out/tune); on a cluster, a path every "
                              "node reaches")
-    search.add_argument("--archs-per-trial", type=_positive_int, default=1,
+    search.add_argument("--archs-per-trial", type=positive_int, default=1,
                         help="subnets evaluated in one Tune trial: pays Tune's per-trial cost once per batch "
                              "(worth it when one evaluation takes well under a second)")
     search.add_argument("--seed", type=int, default=0)
-    search.add_argument("--max-flops", type=_positive_float, default=None)
-    search.add_argument("--max-params", type=_positive_float, default=None)
+    search.add_argument("--max-flops", type=positive_float, default=None)
+    search.add_argument("--max-params", type=positive_float, default=None)
     search.add_argument("--dataset", default=None, help="data set (default: the one the supernet was trained on)")
     search.add_argument("--data-dir", default=None,
                         help="the image folder's ROOT or torchvision's data folder (default: the one it was trained on)")
@@ -144,10 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--resume", action="store_true", help="continue an interrupted search in --out")
     search.add_argument("--overwrite", action="store_true", help="replace the results already in --out")
     _ray_options.add_options(search)
-    _hardware.add_search_options(search, _positive_int, _positive_float)
-    _fidelity.add_options(search, _positive_int)
-    _hardware.add_commands(sub, _common, _positive_int, _positive_float)
-    _compare.add_commands(sub, _common, _positive_int, _positive_float)
+    _hardware.add_search_options(search, positive_int, positive_float)
+    _fidelity.add_options(search, positive_int)
+    _hardware.add_commands(sub, _common, positive_int, positive_float)
+    _compare.add_commands(sub, _common, positive_int, positive_float)
     _import.add_commands(sub, _common)
     _ray_options.add_options(sub.choices["compare"])
     return parser
