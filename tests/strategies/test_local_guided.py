@@ -53,15 +53,19 @@ def two_peaks(arch) -> float:
 
 
 # -- local search ---------------------------------------------------------------------------------
+PLAIN = {"order": "random", "restart": "random", "patience": None}  # the hill climber without a model
+
+
 def test_registered_and_options_listed():
     assert {"local", "guided"} <= set(strategies.available())
-    assert strategies.options("local")["step"] == "first"
+    local = strategies.options("local")
+    assert local["step"] == "first" and local["order"] == local["restart"] == "predicted"
     assert strategies.options("guided")["acquisition"] == "thompson"
 
 
 @pytest.mark.parametrize("step", ["first", "best"])
 def test_local_climbs_one_change_at_a_time_to_the_optimum(step):
-    strategy = LocalSearchStrategy(NB201, seed=0, step=step, initial_samples=3)
+    strategy = LocalSearchStrategy(NB201, seed=0, step=step, initial_samples=3, **PLAIN)
     archs = drive(strategy, conv3x3_count, 120)
     top = [conv3x3_count(a) for a in archs].index(6)  # reached; a restart follows its neighbourhood
     # after the starting samples and up to the optimum, each proposal is a neighbour of an earlier one
@@ -71,7 +75,7 @@ def test_local_climbs_one_change_at_a_time_to_the_optimum(step):
 
 
 def test_local_first_improvement_moves_at_once_and_best_waits_for_the_whole_neighbourhood():
-    first = LocalSearchStrategy(NB201, seed=1, step="first", initial_samples=1)
+    first = LocalSearchStrategy(NB201, seed=1, step="first", initial_samples=1, **PLAIN)
     start = first.ask()
     first.tell(start, 0.0)
     neighbour = first.ask()
@@ -79,7 +83,7 @@ def test_local_first_improvement_moves_at_once_and_best_waits_for_the_whole_neig
     assert first.current == neighbour
     assert distance(first.ask(), neighbour) == 1
 
-    best = LocalSearchStrategy(NB201, seed=1, step="best", initial_samples=1)
+    best = LocalSearchStrategy(NB201, seed=1, step="best", initial_samples=1, **PLAIN)
     start = best.ask()
     best.tell(start, 0.0)
     proposals = []
@@ -100,7 +104,7 @@ def test_local_restarts_at_a_local_optimum_and_starts_from_a_warm_start():
     def score(arch):  # (0, 0) is a local optimum: its four neighbours all score 1
         return {(2, 2): 9.0, (0, 0): 5.0}.get((arch["a"], arch["b"]), 1.0)
 
-    strategy = LocalSearchStrategy(space, seed=0, initial_samples=1)
+    strategy = LocalSearchStrategy(space, seed=0, initial_samples=1, **PLAIN)
     strategy.tell({"a": 0, "b": 0}, 5.0)  # a warm start, better than any sample but (2, 2)
     sample = strategy.ask()
     strategy.tell(sample, score(sample))
@@ -112,14 +116,15 @@ def test_local_restarts_at_a_local_optimum_and_starts_from_a_warm_start():
     assert strategy.num_climbs >= 2 and {"a": 2, "b": 2} in rest
 
 
-def test_local_finds_the_global_optimum_past_a_local_one_by_restarting():
-    archs = drive(LocalSearchStrategy(NB201, seed=0), two_peaks, 600)
+@pytest.mark.parametrize("options", [PLAIN, {}])
+def test_local_finds_the_global_optimum_past_a_local_one_by_restarting(options):
+    archs = drive(LocalSearchStrategy(NB201, seed=0, **options), two_peaks, 600)
     assert max(map(two_peaks, archs)) == 6
 
 
 def test_local_waits_while_the_neighbourhood_is_in_flight_then_finishes_a_small_space():
     space = ChoiceSpace({"a": (1, 2), "b": (1, 2)}, name="tiny-grid")
-    strategy = LocalSearchStrategy(space, seed=0, initial_samples=1)
+    strategy = LocalSearchStrategy(space, seed=0, initial_samples=1, **PLAIN)
     start = strategy.ask()
     assert strategy.ask() is None  # the start is in flight: nothing to climb from yet
     strategy.tell(start, 1.0)
@@ -135,14 +140,16 @@ def test_local_waits_while_the_neighbourhood_is_in_flight_then_finishes_a_small_
     assert strategy.ask() is FINISHED
 
 
-def test_local_never_proposes_infeasible_neighbours():
+@pytest.mark.parametrize("options", [PLAIN, {}])
+def test_local_never_proposes_infeasible_neighbours(options):
     budget = Constraints(max_params=NB201.params(NB201.smallest()) + 3 * 2400)
-    archs = drive(LocalSearchStrategy(NB201, seed=1, constraints=budget), conv3x3_count, 80)
+    archs = drive(LocalSearchStrategy(NB201, seed=1, constraints=budget, **options), conv3x3_count, 80)
     assert archs and all(budget.satisfied(NB201, a) for a in archs)
 
 
-def test_local_failed_results_are_not_climbed_to():
-    strategy = LocalSearchStrategy(NB201, seed=3, initial_samples=2)
+@pytest.mark.parametrize("options", [PLAIN, {}])
+def test_local_failed_results_are_not_climbed_to(options):
+    strategy = LocalSearchStrategy(NB201, seed=3, initial_samples=2, **options)
     a, b = strategy.ask(), strategy.ask()
     strategy.tell(a, None)
     strategy.tell(b, 0.5)
@@ -155,6 +162,11 @@ def test_local_failed_results_are_not_climbed_to():
     [
         (LocalSearchStrategy, {"step": "steepest"}, r"step must be one of \['first', 'best'\], got 'steepest'"),
         (LocalSearchStrategy, {"initial_samples": 0}, r"initial_samples must be an int >= 1, got 0"),
+        (LocalSearchStrategy, {"order": "best"}, r"order must be one of \['predicted', 'random'\], got 'best'"),
+        (LocalSearchStrategy, {"restart": "model"}, r"restart must be one of \['predicted', 'random'\], got 'model'"),
+        (LocalSearchStrategy, {"patience": 0}, r"patience must be an int >= 1, got 0"),
+        (LocalSearchStrategy, {"restart_distance": 0}, r"restart_distance must be an int >= 1, got 0"),
+        (LocalSearchStrategy, {"ridge": 0.0}, r"ridge must be a number > 0, got 0.0"),
         (GuidedStrategy, {"initial_samples": 1}, r"initial_samples must be an int >= 2, got 1"),
         (GuidedStrategy, {"acquisition": "ei"}, r"acquisition must be one of \['thompson', 'ucb', 'mean'\], got 'ei'"),
         (GuidedStrategy, {"model": "gp"}, r"model must be one of \['kernel', 'trees'\], got 'gp'"),
@@ -168,6 +180,8 @@ def test_options_are_validated_with_the_rule_and_value(cls, options, message):
 
 
 @pytest.mark.parametrize("cls, options", [(LocalSearchStrategy, {}), (LocalSearchStrategy, {"step": "best"}),
+                                          (LocalSearchStrategy, {**PLAIN, "initial_samples": 3}),
+                                          (LocalSearchStrategy, {"initial_samples": 3, "patience": 2}),
                                           (GuidedStrategy, {}), (GuidedStrategy, {"model": "trees"})])
 def test_state_dict_survives_json_and_continues_the_sequence(cls, options):
     first = cls(NB201, seed=5, **options)
@@ -176,6 +190,58 @@ def test_state_dict_survives_json_and_continues_the_sequence(cls, options):
     second = cls(NB201, seed=99, **options)
     second.load_state_dict(state)
     assert drive(second, conv3x3_count, 15) == drive(first, conv3x3_count, 15)
+
+
+# -- local search guided by its model (the defaults) ------------------------------------------------
+def test_local_proposes_the_neighbour_its_model_ranks_best():
+    strategy = LocalSearchStrategy(NB201, seed=2, initial_samples=20)
+    drive(strategy, conv3x3_count, 20)  # the random start: enough for the model to see what scores
+    nxt = strategy.ask()
+    current = strategy.current
+    assert distance(nxt, current) == 1
+    assert conv3x3_count(nxt) == conv3x3_count(current) + 1  # the one change the objective rewards
+
+
+def test_local_with_patience_ends_a_climb_before_its_neighbourhood_is_exhausted():
+    strategy = LocalSearchStrategy(NB201, seed=0, initial_samples=1, patience=3)
+    start = strategy.ask()
+    strategy.tell(start, 1.0)
+    neighbours = drive(strategy, lambda a: 0.0, 3)  # three neighbours, none better
+    assert all(distance(n, start) == 1 for n in neighbours) and strategy.num_climbs == 1
+    strategy.ask()
+    assert strategy.num_climbs == 2 and len(NB201.neighbours(start)) > 3
+
+
+def test_local_restarts_where_the_model_points_far_from_every_local_optimum():
+    strategy = LocalSearchStrategy(NB201, seed=1, initial_samples=10, patience=2, restart_distance=3)
+    archs = drive(strategy, conv3x3_count, 60)
+    assert strategy.num_climbs > 2 and strategy.optima
+    optima = [dict(zip(NB201.keys, json.loads(f))) for f in strategy.optima]
+    starts, climbs = [], 1
+    strategy2 = LocalSearchStrategy(NB201, seed=1, initial_samples=10, patience=2, restart_distance=3)
+    for arch in archs:  # replay: the first proposal of every new climb is a restart start
+        proposed = strategy2.ask()
+        assert proposed == arch
+        if strategy2.num_climbs > climbs:
+            climbs = strategy2.num_climbs
+            starts.append((proposed, len(strategy2.optima)))
+        strategy2.tell(proposed, conv3x3_count(proposed))
+    assert starts
+    for start, known in starts:
+        assert all(distance(start, o) >= 3 for o in optima[:known])
+
+
+def test_local_guided_keeps_every_trial_busy_while_its_start_is_in_flight():
+    strategy = LocalSearchStrategy(NB201, seed=0, initial_samples=1)
+    batch = [strategy.ask() for _ in range(4)]  # nothing told yet: random samples join the first climb
+    assert all(isinstance(a, dict) for a in batch) and len({NB201.key(a) for a in batch}) == 4
+    plain = LocalSearchStrategy(NB201, seed=0, initial_samples=1, **PLAIN)
+    assert plain.ask() is not None and plain.ask() is None
+
+
+def test_local_warm_up_is_fitted_to_a_small_budget():
+    options, note = strategies.fit_budget("local", 20)
+    assert options == {"initial_samples": 5} and "initial_samples=5" in note
 
 
 # -- guided -----------------------------------------------------------------------------------------
