@@ -65,9 +65,9 @@ class GuidedStrategy(Strategy):
 
     The defaults were chosen on the NAS-Bench-201 table (``benchmarks/nb201_sweep.py``, on
     seeds other than those ``benchmarks/nb201_strategies.py`` reports). With 4 trials in
-    flight it ranks below regularized evolution, the default, over NAS-Bench-201's columns
-    (``benchmarks/results/nb201.md``): the model finds a good region fast but can settle in
-    it (``patience`` restarts help at 300 trials on CIFAR-10 only).
+    flight it ranks below the default (``local``, whose climbs a model guides too) over
+    NAS-Bench-201's columns (``benchmarks/results/nb201.md``): the model finds a good region
+    fast but can settle in it (``patience`` restarts help at 300 trials on CIFAR-10 only).
     """
 
     def __init__(

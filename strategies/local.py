@@ -94,10 +94,10 @@ class LocalSearchStrategy(Strategy):
         initial_samples: int = 30,
         restart_samples: int = 1,
         order: str = "predicted",
-        patience: int | None = 10,
+        patience: int | None = 15,
         restart: str = "predicted",
         restart_candidates: int = 500,
-        restart_distance: int = 2,
+        restart_distance: int = 3,
         ridge: float = 1.0,
         max_retries: int = 1000,
     ):
