@@ -25,6 +25,8 @@ import argparse
 import ast
 import importlib
 import json
+import os
+import platform
 import statistics
 import sys
 import time
@@ -202,21 +204,33 @@ def mean_ranks(table: dict[str, dict[str, float]]) -> dict[str, float]:
     return {s: statistics.fmean(r) for s, r in ranks.items()}
 
 
+def _machine() -> str:
+    return f"{platform.node()}, {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+
+
 def render(paths: list[str], report: Path) -> None:
     """A markdown table per group of settings run on the same seeds and concurrency, ranked within it."""
     groups: dict[tuple, dict[str, dict[str, float]]] = {}
+    runs: dict[tuple, dict[str, dict[str, Any]]] = {}  # the commands behind a group, where recorded
     for path in paths:
         for line in Path(path).read_text().splitlines():
             record = json.loads(line)
             key = (tuple(record["seeds"]), record["concurrency"], tuple(record["mean_regret"]))
             groups.setdefault(key, {})[record["setting"]] = record["mean_regret"]
+            if "command" in record:
+                runs.setdefault(key, {}).setdefault(record["command"], record)
     lines = ["# NAS-Bench-201 settings sweep (mean regret over seeds; ranked within each group)", "",
              f"Rendered {time.strftime('%Y-%m-%d')} by `python benchmarks/nb201_sweep.py --render "
              + " ".join(Path(p).name for p in paths) + "` from the JSON lines of the sweeps (in this folder).", ""]
     for (seeds, concurrency, columns), table in groups.items():
         ranks = mean_ranks(table)
-        lines += [f"## seeds {seeds[0]}..{seeds[1] - 1}, {concurrency} in flight", "",
-                  "| setting | mean rank | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
+        lines += [f"## seeds {seeds[0]}..{seeds[1] - 1}, {concurrency} in flight", ""]
+        for command, record in runs.get((seeds, concurrency, columns), {}).items():
+            lines.append(f"- `{command}` ({record['date']}; {record['machine']}; load average at the end "
+                         f"(1/5/15 min): {record['load']})")
+        if (seeds, concurrency, columns) in runs:
+            lines.append("")
+        lines += ["| setting | mean rank | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
         for setting in sorted(table, key=lambda k: ranks[k]):
             lines.append(f"| `{setting}` | {ranks[setting]:.2f} | "
                          + " | ".join(f"{table[setting][c]:.3f}" for c in columns) + " |")
@@ -266,7 +280,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.out:
             with open(args.out, "a") as handle:
                 handle.write(json.dumps({"setting": text, "seeds": [seeds.start, seeds.stop],
-                                         "concurrency": args.concurrency, "mean_regret": summary[text]}) + "\n")
+                                         "concurrency": args.concurrency, "mean_regret": summary[text],
+                                         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": _machine(),
+                                         "load": "%.1f / %.1f / %.1f" % os.getloadavg(),
+                                         "command": "python benchmarks/nb201_sweep.py "
+                                                    + " ".join(argv if argv is not None else sys.argv[1:])})
+                             + "\n")
     if len(summary) > 1:
         print("\nmean rank over the columns (lower is better):")
         for text, rank in sorted(mean_ranks(summary).items(), key=lambda kv: kv[1]):
