@@ -355,7 +355,9 @@ def write_report(path: Path, args, rows: Rows, tune_rows: Rows, peers: list[str]
         f"- seeds: {args.seeds} (0..{args.seeds - 1}) for the peers and the direct runs; {args.tune_seeds} "
         f"(0..{max(args.tune_seeds - 1, 0)}) through raynas.search, for the strategies and data sets whose "
         "Tune tables appear below. The strategies' settings (and the default) were chosen with "
-        "`benchmarks/nb201_sweep.py` on seeds 100 and up, never on these: `nb201-sweep.md`.",
+        "`benchmarks/nb201_sweep.py` on seeds 100 and up, never on these: `nb201-sweep.md`. With 20 seeds a "
+        "column's mean moves by about its std / 4.5 from seed set to seed set; `nb201-heldout.md` compares the "
+        "default with evolution and the plain hill climber on 100 seeds (0..99) with the same sweep driver.",
         "- signal: `*_val_12ep` (what the strategies maximise); score: `*_test_200ep` of the cell ranked best by "
         "the signal; regret = the data set's best `*_test_200ep` minus that score. Lower is better.",
         "- the ceiling of a perfect optimiser of the signal (regret of the table's best-signal cell): "

@@ -208,7 +208,10 @@ def _machine() -> str:
     return f"{platform.node()}, {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
 
 
-def render(paths: list[str], report: Path) -> None:
+_TITLE = "NAS-Bench-201 settings sweep (mean regret over seeds; ranked within each group)"
+
+
+def render(paths: list[str], report: Path, title: str = _TITLE) -> None:
     """A markdown table per group of settings run on the same seeds and concurrency, ranked within it."""
     groups: dict[tuple, dict[str, dict[str, float]]] = {}
     runs: dict[tuple, dict[str, dict[str, Any]]] = {}  # the commands behind a group, where recorded
@@ -219,9 +222,9 @@ def render(paths: list[str], report: Path) -> None:
             groups.setdefault(key, {})[record["setting"]] = record["mean_regret"]
             if "command" in record:
                 runs.setdefault(key, {}).setdefault(record["command"], record)
-    lines = ["# NAS-Bench-201 settings sweep (mean regret over seeds; ranked within each group)", "",
+    lines = [f"# {title}", "",
              f"Rendered {time.strftime('%Y-%m-%d')} by `python benchmarks/nb201_sweep.py --render "
-             + " ".join(Path(p).name for p in paths) + "` from the JSON lines of the sweeps (in this folder).", ""]
+             + " ".join(Path(p).name for p in paths) + (f" --title '{title}'" if title != _TITLE else "") + "` from the JSON lines of the sweeps (in this folder).", ""]
     for (seeds, concurrency, columns), table in groups.items():
         ranks = mean_ranks(table)
         lines += [f"## seeds {seeds[0]}..{seeds[1] - 1}, {concurrency} in flight", ""]
@@ -250,12 +253,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="append one JSON line per setting here")
     parser.add_argument("--render", nargs="+", default=None, metavar="JSONL",
                         help="write --report from these --out files instead of running anything")
+    parser.add_argument("--title", default=_TITLE, help="the report's heading (with --render)")
     parser.add_argument("--report", default=None, help="the markdown table (with --render)")
     args = parser.parse_args(argv)
     if args.render:
         if not args.report:
             parser.error("--render needs --report PATH")
-        render(args.render, Path(args.report))
+        render(args.render, Path(args.report), args.title)
         return 0
     if not args.settings:
         parser.error("--settings is required (or --render)")
