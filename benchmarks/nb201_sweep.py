@@ -224,7 +224,8 @@ def render(paths: list[str], report: Path, title: str = _TITLE) -> None:
                 runs.setdefault(key, {}).setdefault(record["command"], record)
     lines = [f"# {title}", "",
              f"Rendered {time.strftime('%Y-%m-%d')} by `python benchmarks/nb201_sweep.py --render "
-             + " ".join(Path(p).name for p in paths) + (f" --title '{title}'" if title != _TITLE else "") + "` from the JSON lines of the sweeps (in this folder).", ""]
+             + " ".join(Path(p).name for p in paths) + (f" --title '{title}'" if title != _TITLE else "")
+             + "` from the JSON lines of the sweeps (in this folder).", ""]
     for (seeds, concurrency, columns), table in groups.items():
         ranks = mean_ranks(table)
         lines += [f"## seeds {seeds[0]}..{seeds[1] - 1}, {concurrency} in flight", ""]

@@ -37,9 +37,10 @@ _REGISTRY = Registry("strategy", {**_BUILTIN, "default": _BUILTIN[DEFAULT]})
 _COMMON = ("space", "seed", "constraints")
 
 # Built-in strategies whose option counts evaluations spent before the strategy itself acts
-# (evolution: random members until the population is full; tpe: random start-up trials),
-# and the smallest value the option takes.
-_WARM_UP_OPTIONS = {"evolution": ("population_size", 2), "tpe": ("n_startup_trials", 1), "local": ("initial_samples", 1)}
+# (evolution: random members until the population is full; tpe: random start-up trials;
+# local: the random samples its first climb starts from), and the smallest value the option takes.
+_WARM_UP_OPTIONS = {"evolution": ("population_size", 2), "tpe": ("n_startup_trials", 1),
+                    "local": ("initial_samples", 1)}
 
 
 def register(name: str, factory: Callable[..., Any], *, overwrite: bool = False) -> None:

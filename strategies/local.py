@@ -128,6 +128,8 @@ class LocalSearchStrategy(Strategy):
         self._weights: np.ndarray | None = None  # the model, refitted when stale
         self._fit_size = -1
         self._codes: dict[str, np.ndarray] = {}
+        self._optima_positions: list[list[int]] = []  # self.optima as choice indices
+        self._choice_index: list[dict[str, int]] | None = None
 
     @property
     def guided(self) -> bool:
@@ -161,20 +163,18 @@ class LocalSearchStrategy(Strategy):
                 if arch is not None:
                     self.tried += 1
                     return self._launch(arch)
-                if self.neighbourhood & self.in_flight and self.patience is None:
-                    return None  # the rest of the neighbourhood is still being evaluated
+            # the plain climber, and any climb that must see its whole neighbourhood, waits for the rest
+            if self.neighbourhood & self.in_flight and (self.patience is None or not self.guided):
+                return None
             if self.step_best is not None and self.step_best[1] > self.current_score:
                 self._enter(*self.step_best)
                 continue
-            if self.neighbourhood & self.in_flight and not self.guided:
-                return None  # the rest of the neighbourhood is still being evaluated
             self._restart()  # a local optimum
         raise RuntimeError(f"{type(self).__name__}: no proposal after {self.max_retries} restarts in one ask")
 
     def _next_neighbour(self) -> dict[str, Any] | None:
         """The next neighbour of the current architecture to propose (None: none left)."""
-        self.queue = [a for a in self.queue if self.fingerprint(a) not in self.told
-                      and self.fingerprint(a) not in self.in_flight]
+        self.queue = [a for a in self.queue if (f := self.fingerprint(a)) not in self.told and f not in self.in_flight]
         if not self.queue:
             return None
         if self.order == "random":
@@ -193,6 +193,7 @@ class LocalSearchStrategy(Strategy):
     def _restart(self) -> None:
         if self.current is not None:
             self.optima.append(self.fingerprint(self.current))
+            self._optima_positions.append(self._positions(self.current))
         self.current, self.current_score = None, None
         self.queue, self.neighbourhood, self.climb, self.step_best = [], set(), set(), None
         self.starts_left = self.restart_samples
@@ -211,21 +212,21 @@ class LocalSearchStrategy(Strategy):
                 continue
             seen.add(fingerprint)
             pool.append(arch)
-        if pool and self.optima:
-            choices = self.space.choices
-            index = [{json.dumps(v): i for i, v in enumerate(choices[k])} for k in self._keys]
-
-            def positions(values: list[Any]) -> list[int]:
-                return [index[j][json.dumps(v)] for j, v in enumerate(values)]
-
-            optima = np.array([positions(json.loads(f)) for f in self.optima])
-            candidates = np.array([positions([arch[k] for k in self._keys]) for arch in pool])
+        if pool and self._optima_positions:
+            optima = np.array(self._optima_positions)
+            candidates = np.array([self._positions(arch) for arch in pool])
             distance = (candidates[:, None, :] != optima[None, :, :]).sum(axis=2).min(axis=1)
             pool = [arch for arch, d in zip(pool, distance) if d >= self.restart_distance]
         if not pool:
             return None  # a random sample then
         scores = self._predict(pool, cache=False)
         return pool[0] if scores is None else pool[int(np.argmax(scores))]
+
+    def _positions(self, arch: Mapping[str, Any]) -> list[int]:
+        """The index of each of ``arch``'s values among its key's choices (for counting differences)."""
+        if self._choice_index is None:  # values by their JSON text: tuples and lists compare equal
+            self._choice_index = [{json.dumps(v): i for i, v in enumerate(self.space.choices[k])} for k in self._keys]
+        return [index[json.dumps(arch[k])] for index, k in zip(self._choice_index, self._keys)]
 
     def _best_of(self, fingerprints: set[str]) -> tuple[dict[str, Any], float] | None:
         scored = [(self.told[f], f) for f in fingerprints if self.told.get(f) is not None]
@@ -330,6 +331,7 @@ class LocalSearchStrategy(Strategy):
         self.num_climbs = int(state["num_climbs"])
         self.tried = int(state.get("tried", 0))
         self.optima = [str(f) for f in state.get("optima", [])]
+        self._optima_positions = [self._positions(self._arch_of(f)) for f in self.optima]
         start = state.get("restart_start")
         self.restart_start = None if start is None else dict(start)
         self._weights, self._fit_size = None, -1
