@@ -35,6 +35,7 @@ import argparse
 import datetime as dt
 import json
 import logging
+import math
 import os
 import platform
 import random
@@ -162,6 +163,31 @@ class Cache:
 
 
 CACHE = Cache(None, [])
+JOBS = 1
+_RUN: Callable[[str, int, int], Trace] | None = None  # the row being measured, for worker processes
+
+
+def _measure(task: tuple[str, int, list[int], bool]) -> list[Trace]:
+    dataset, seed, budgets, per_budget = task
+    if per_budget:
+        return [_RUN(dataset, b, seed) for b in budgets]
+    return [_RUN(dataset, budgets[-1], seed)] * len(budgets)
+
+
+def _measure_all(run: Callable[[str, int, int], Trace], tasks: list[tuple[str, int, list[int], bool]]) -> list[list[Trace]]:
+    """Every (data set, seed) run of one row, in ``JOBS`` processes (forked, so ``run`` need not pickle); each
+    run is seeded, so the rows do not depend on ``JOBS``."""
+    global _RUN
+    _RUN = run
+    try:
+        if JOBS <= 1 or len(tasks) <= 1:
+            return [_measure(task) for task in tasks]
+        import multiprocessing
+
+        with multiprocessing.get_context("fork").Pool(min(JOBS, len(tasks))) as pool:
+            return pool.map(_measure, tasks, chunksize=1)
+    finally:
+        _RUN = None
 
 
 def collect(rows: Rows, label: str, tables: dict[str, Table], budgets: list[int], seeds: list[int],
@@ -171,20 +197,19 @@ def collect(rows: Rows, label: str, tables: dict[str, Table], budgets: list[int]
     cached = CACHE.get(label, key)
     if cached is not None:
         rows[label] = cached
-        CACHE.reused.append(f"{label} ({CACHE.data[label]['date']})")
+        CACHE.reused.append(f"{label} ({CACHE.data[label]['date']}, {CACHE.data[label]['seconds']} s)")
         print(f"{label:<34} reused from {CACHE.path} (measured {CACHE.data[label]['date']})", flush=True)
         return
     if not measure:
         return
     out = rows.setdefault(label, {})
-    for dataset, table in tables.items():
-        for seed in seeds:
-            traces = {b: run(dataset, b, seed) for b in budgets} if per_budget else \
-                dict.fromkeys(budgets, run(dataset, budgets[-1], seed))
-            for b in budgets:
-                if len(traces[b]) < min(b, 2):
-                    raise RuntimeError(f"{label}: {len(traces[b])} results at budget {b} ({dataset}, seed {seed})")
-                out.setdefault(f"{dataset}@{b}", []).append(table.optimum - result_at(traces[b], b))
+    tasks = [(dataset, seed, budgets, per_budget) for dataset in tables for seed in seeds]
+    for (dataset, seed, _, _), traces in zip(tasks, _measure_all(run, tasks)):
+        table = tables[dataset]
+        for b, trace in zip(budgets, traces):
+            if len(trace) < min(b, 2):
+                raise RuntimeError(f"{label}: {len(trace)} results at budget {b} ({dataset}, seed {seed})")
+            out.setdefault(f"{dataset}@{b}", []).append(table.optimum - result_at(trace, b))
     CACHE.put(label, key, out, time.time() - t0)
     means = " ".join(f"{c}={statistics.fmean(r):.3f}" for c, r in out.items())
     print(f"{label:<34} {means} ({time.time() - t0:.0f}s)", flush=True)
@@ -232,8 +257,19 @@ def targets(rows: Rows, peers: list[str], label: str, columns: list[str]) -> lis
         best_peer = min(peers, key=lambda p: mean[p][c])
         ok = mean[label][c] < mean[best_peer][c]
         out.append(f"- {label} better than every peer at {c}: {'met' if ok else 'NOT met'} "
-                   f"({mean[label][c]:.3f} vs {best_peer} {mean[best_peer][c]:.3f})")
+                   f"({mean[label][c]:.3f} vs {best_peer} {mean[best_peer][c]:.3f}"
+                   f"{_p_lower(rows[label][c], rows[best_peer][c])})")
     return out
+
+
+def _p_lower(ours: list[float], theirs: list[float]) -> str:
+    """One-sided Mann-Whitney U p-value for "ours has lower regret than theirs" (runs of different
+    strategies share a seed number, not a random stream, so the samples are unpaired)."""
+    if len(ours) < 5 or len(theirs) < 5:
+        return ""
+    from scipy.stats import mannwhitneyu
+
+    return f"; one-sided Mann-Whitney p = {mannwhitneyu(ours, theirs, alternative='less').pvalue:.2g}"
 
 
 def beats_random(rows: Rows, names: list[str], columns: list[str], reference: str) -> list[str]:
@@ -266,9 +302,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report-only", action="store_true",
                         help="measure nothing: write the report from the cached rows (rows not cached are left out)")
     parser.add_argument("--rerun", nargs="*", default=[], metavar="LABEL", help="re-measure these rows")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="processes for the direct runs (peers and raynas strategies; the rows do not depend on it)")
     args = parser.parse_args(argv)
-    global CACHE
+    if args.jobs < 1:
+        parser.error(f"--jobs must be >= 1, got {args.jobs}")
+    global CACHE, JOBS
     CACHE = Cache(Path(args.cache) if args.cache else None, args.rerun)
+    JOBS = args.jobs
 
     logging.basicConfig(level=logging.WARNING)
     import optuna
@@ -355,9 +396,10 @@ def write_report(path: Path, args, rows: Rows, tune_rows: Rows, peers: list[str]
         f"- seeds: {args.seeds} (0..{args.seeds - 1}) for the peers and the direct runs; {args.tune_seeds} "
         f"(0..{max(args.tune_seeds - 1, 0)}) through raynas.search, for the strategies and data sets whose "
         "Tune tables appear below. The strategies' settings (and the default) were chosen with "
-        "`benchmarks/nb201_sweep.py` on seeds 100 and up, never on these: `nb201-sweep.md`. With 20 seeds a "
-        "column's mean moves by about its std / 4.5 from seed set to seed set; `nb201-heldout.md` compares the "
-        "default with evolution and the plain hill climber on 100 seeds (0..99) with the same sweep driver.",
+        "`benchmarks/nb201_sweep.py` on seeds 100 and up, never on these: `nb201-sweep.md`. With "
+        f"{args.seeds} seeds a column's mean has a standard error of its std / {math.sqrt(args.seeds):.1f}; "
+        "`nb201-heldout.md` compares the default with evolution and the plain hill climber on seeds 0..99 with "
+        "the sweep driver.",
         "- signal: `*_val_12ep` (what the strategies maximise); score: `*_test_200ep` of the cell ranked best by "
         "the signal; regret = the data set's best `*_test_200ep` minus that score. Lower is better.",
         "- the ceiling of a perfect optimiser of the signal (regret of the table's best-signal cell): "

@@ -1,0 +1,49 @@
+"""benchmarks/nb201_strategies.py: a tiny run on the shipped NAS-Bench-201 table, in one process and in two."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "nb201_strategies.py"
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("nb201_strategies", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # the worker processes find their task function by module name
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_rows_do_not_depend_on_jobs_and_the_report_checks_the_targets(tmp_path):
+    bench = _module()
+    common = ["--seeds", "2", "--budgets", "8", "16", "--datasets", "cifar10", "--strategies", "random", "default",
+              "--nevergrad-optimizer", "OnePlusOne"]
+    rows = {}
+    for jobs in (1, 2):
+        cache, out = tmp_path / f"cache{jobs}.json", tmp_path / f"report{jobs}.md"
+        assert bench.main([*common, "--jobs", str(jobs), "--cache", str(cache), "--out", str(out)]) == 0
+        rows[jobs] = {label: entry["rows"] for label, entry in json.loads(cache.read_text()).items()}
+    assert rows[1] == rows[2]
+    assert set(rows[1]) == {"random (direct)", "regularized evolution P=20 T=5 (direct)", "optuna TPE (direct)",
+                            "nevergrad OnePlusOne (direct)", "random", "default"}
+    for columns in rows[1].values():
+        assert set(columns) == {"cifar10@8", "cifar10@16"}
+        assert all(len(v) == 2 and min(v) >= 0 for v in columns.values())
+    text = (tmp_path / "report2.md").read_text()
+    assert "## Rank over every column" in text and "better than every peer at cifar10@16" in text
+    assert "std / 1.4" in text  # the standard error of 2 seeds
+
+
+def test_jobs_below_one_is_refused_before_anything_runs(tmp_path, capsys):
+    bench = _module()
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--jobs", "0", "--cache", str(tmp_path / "c.json"), "--out", str(tmp_path / "r.md")])
+    assert exit_info.value.code == 2
+    assert "--jobs must be >= 1, got 0" in capsys.readouterr().err
+    assert not (tmp_path / "c.json").exists() and not (tmp_path / "r.md").exists()
