@@ -164,17 +164,18 @@ class Cache:
 
 CACHE = Cache(None, [])
 JOBS = 1
+Task = tuple[str, int, list[int], bool]  # data set, seed, budgets, one run per budget
 _RUN: Callable[[str, int, int], Trace] | None = None  # the row being measured, for worker processes
 
 
-def _measure(task: tuple[str, int, list[int], bool]) -> list[Trace]:
+def _measure(task: Task) -> list[Trace]:
     dataset, seed, budgets, per_budget = task
     if per_budget:
         return [_RUN(dataset, b, seed) for b in budgets]
     return [_RUN(dataset, budgets[-1], seed)] * len(budgets)
 
 
-def _measure_all(run: Callable[[str, int, int], Trace], tasks: list[tuple[str, int, list[int], bool]]) -> list[list[Trace]]:
+def _measure_all(run: Callable[[str, int, int], Trace], tasks: list[Task]) -> list[list[Trace]]:
     """Every (data set, seed) run of one row, in ``JOBS`` processes (forked, so ``run`` need not pickle); each
     run is seeded, so the rows do not depend on ``JOBS``."""
     global _RUN
@@ -298,12 +299,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", default=str(REPO / "benchmarks" / "results" / "nb201.json"),
                         help="rows measured before, reused when seeds, data sets and budgets match ('' for none)")
     parser.add_argument("--no-direct", action="store_true",
-                        help="measure only the --tune-seeds runs; peers and direct rows come from the cache or are left out")
+                        help="measure only the --tune-seeds runs; peers and direct rows come from the cache or "
+                        "are left out")
     parser.add_argument("--report-only", action="store_true",
                         help="measure nothing: write the report from the cached rows (rows not cached are left out)")
     parser.add_argument("--rerun", nargs="*", default=[], metavar="LABEL", help="re-measure these rows")
     parser.add_argument("--jobs", type=int, default=1,
-                        help="processes for the direct runs (peers and raynas strategies; the rows do not depend on it)")
+                        help="processes for the direct runs (peers and raynas strategies); the rows do not "
+                        "depend on it")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error(f"--jobs must be >= 1, got {args.jobs}")
