@@ -17,7 +17,7 @@ Rows, all reported per data set and budget (mean and std over seeds):
   Ray cluster; for a table evaluator this is the sequence a Tune search with 4 trials in
   flight and equal trial times produces);
 - raynas strategies through ``raynas.search`` (Ray Tune, local Ray, ``max_concurrent=4``)
-  with ``--tune-seeds`` seeds.
+  with ``--tune-seeds`` seeds (``--tune-seeds 1 default=20``: one seed each, 20 for the default).
 
 Every run goes to the largest budget; smaller budgets are read from its first trials (in
 completion order), except nevergrad used directly, which is told its budget and runs once
@@ -175,24 +175,25 @@ def _measure(task: Task) -> list[Trace]:
     return [_RUN(dataset, budgets[-1], seed)] * len(budgets)
 
 
-def _measure_all(run: Callable[[str, int, int], Trace], tasks: list[Task]) -> list[list[Trace]]:
-    """Every (data set, seed) run of one row, in ``JOBS`` processes (forked, so ``run`` need not pickle); each
-    run is seeded, so the rows do not depend on ``JOBS``."""
+def _measure_all(run: Callable[[str, int, int], Trace], tasks: list[Task], jobs: int) -> list[list[Trace]]:
+    """Every (data set, seed) run of one row, in ``jobs`` processes (forked, so ``run`` need not pickle); each
+    run is seeded, so the rows do not depend on ``jobs``."""
     global _RUN
     _RUN = run
     try:
-        if JOBS <= 1 or len(tasks) <= 1:
+        if jobs <= 1 or len(tasks) <= 1:
             return [_measure(task) for task in tasks]
         import multiprocessing
 
-        with multiprocessing.get_context("fork").Pool(min(JOBS, len(tasks))) as pool:
+        with multiprocessing.get_context("fork").Pool(min(jobs, len(tasks))) as pool:
             return pool.map(_measure, tasks, chunksize=1)
     finally:
         _RUN = None
 
 
 def collect(rows: Rows, label: str, tables: dict[str, Table], budgets: list[int], seeds: list[int],
-            run: Callable[[str, int, int], Trace], per_budget: bool = False, measure: bool = True) -> None:
+            run: Callable[[str, int, int], Trace], per_budget: bool = False, measure: bool = True,
+            jobs: int | None = None) -> None:
     t0 = time.time()
     key = json.dumps([list(tables), budgets, seeds])
     cached = CACHE.get(label, key)
@@ -205,7 +206,7 @@ def collect(rows: Rows, label: str, tables: dict[str, Table], budgets: list[int]
         return
     out = rows.setdefault(label, {})
     tasks = [(dataset, seed, budgets, per_budget) for dataset in tables for seed in seeds]
-    for (dataset, seed, _, _), traces in zip(tasks, _measure_all(run, tasks)):
+    for (dataset, seed, _, _), traces in zip(tasks, _measure_all(run, tasks, JOBS if jobs is None else jobs)):
         table = tables[dataset]
         for b, trace in zip(budgets, traces):
             if len(trace) < min(b, 2):
@@ -289,7 +290,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--budgets", type=int, nargs="+", default=[50, 100, 300])
     parser.add_argument("--seeds", type=int, default=20, help="seeds 0..N-1 for the peers and the direct runs")
-    parser.add_argument("--tune-seeds", type=int, default=0, help="seeds 0..M-1 through raynas.search (0: none)")
+    parser.add_argument("--tune-seeds", nargs="+", default=["0"], metavar="M|NAME=M",
+                        help="seeds 0..M-1 through raynas.search for every --tune-strategies entry (0: none); "
+                        "NAME=M sets one strategy's count")
     parser.add_argument("--strategies", nargs="+", default=None, help="default: strategies.available()")
     parser.add_argument("--tune-strategies", nargs="+", default=None, help="default: --strategies")
     parser.add_argument("--tune-datasets", nargs="+", default=None, choices=DATASETS, help="default: --datasets")
@@ -313,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     global CACHE, JOBS
     CACHE = Cache(Path(args.cache) if args.cache else None, args.rerun)
     JOBS = args.jobs
+    args.tune_counts = _tune_counts(parser, args.tune_seeds)
 
     logging.basicConfig(level=logging.WARNING)
     import optuna
@@ -325,6 +329,11 @@ def main(argv: list[str] | None = None) -> int:
     # dna needs block tables; strategies.DEFAULT runs as its alias "default" (one row, not two)
     names = args.strategies or [n for n in strategies.available() if n not in ("dna", strategies.DEFAULT)]
     seeds = list(range(args.seeds))
+    tune_names = args.tune_strategies or names
+    unknown = sorted(set(args.tune_counts) - {"*", *tune_names})
+    if unknown:
+        parser.error(f"--tune-seeds names {unknown}, which are not among the Tune strategies {tune_names}")
+    args.tune_counts = {name: args.tune_counts.get(name, args.tune_counts["*"]) for name in tune_names}
     started = time.time()
 
     rows: Rows = {}
@@ -346,15 +355,15 @@ def main(argv: list[str] | None = None) -> int:
     peers = [p for p in peers if p in rows]
 
     tune_rows: Rows = {}
-    tune_seeds = list(range(args.tune_seeds))
-    if tune_seeds:
+    if any(args.tune_counts.values()):
         with tempfile.TemporaryDirectory(prefix="raynas-nb201-") as workdir:
-            for name in args.tune_strategies or names:
-                for dataset in args.tune_datasets or args.datasets:  # one cached row per data set
+            for name in tune_names:
+                tune_seeds = list(range(args.tune_counts[name]))
+                for dataset in (args.tune_datasets or args.datasets) if tune_seeds else []:  # a cached row each
                     part: Rows = {}
                     collect(part, f"{name} (tune, {dataset})", {dataset: tables[dataset]}, budgets, tune_seeds,
                             lambda d, b, s, n=name: run_tune(n, space, tables[d].evaluator, b, s, workdir),
-                            measure=not args.report_only)
+                            measure=not args.report_only, jobs=1)  # one Ray at a time
                     if part:
                         tune_rows.setdefault(f"{name} (tune)", {}).update(*part.values())
 
@@ -362,6 +371,21 @@ def main(argv: list[str] | None = None) -> int:
     write_report(Path(args.out), args, rows, tune_rows, peers, tables, budgets, columns, elapsed, argv)
     print(f"wrote {args.out} ({elapsed:.0f}s)")
     return 0
+
+
+def _tune_counts(parser: argparse.ArgumentParser, entries: list[str]) -> dict[str, int]:
+    """``["1", "default=20"]`` -> ``{"*": 1, "default": 20}`` (``"*"``: every other strategy)."""
+    counts = {"*": 0}
+    for entry in entries:
+        name, _, value = entry.rpartition("=")
+        try:
+            count = int(value)
+        except ValueError:
+            count = -1
+        if count < 0:
+            parser.error(f"--tune-seeds takes M or NAME=M with M >= 0, got {entry!r}")
+        counts[name or "*"] = count
+    return counts
 
 
 def _versions() -> str:
@@ -372,6 +396,15 @@ def _versions() -> str:
         except ImportError:
             pass
     return ", ".join(out)
+
+
+def _describe_counts(counts: dict[str, int]) -> str:
+    if not any(counts.values()):
+        return "none"
+    by_count: dict[int, list[str]] = {}
+    for name, count in counts.items():
+        by_count.setdefault(count, []).append(name)
+    return "; ".join(f"M = {count} for {', '.join(names)}" for count, names in sorted(by_count.items()))
 
 
 def _ceiling(table: Table) -> str:
@@ -396,9 +429,9 @@ def write_report(path: Path, args, rows: Rows, tune_rows: Rows, peers: list[str]
         f"- machine: {platform.node()}, {platform.platform()}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}; {_versions()}; load average at the end (1/5/15 min): {load}",
         f"- wall time: {elapsed:.0f} s",
-        f"- seeds: {args.seeds} (0..{args.seeds - 1}) for the peers and the direct runs; {args.tune_seeds} "
-        f"(0..{max(args.tune_seeds - 1, 0)}) through raynas.search, for the strategies and data sets whose "
-        "Tune tables appear below. The strategies' settings (and the default) were chosen with "
+        f"- seeds: {args.seeds} (0..{args.seeds - 1}) for the peers and the direct runs; through raynas.search, "
+        f"{_describe_counts(args.tune_counts)}, for the strategies and data sets whose Tune tables appear below "
+        "(seeds 0..M-1). The strategies' settings (and the default) were chosen with "
         "`benchmarks/nb201_sweep.py` on seeds 100 and up, never on these: `nb201-sweep.md`. With "
         f"{args.seeds} seeds a column's mean has a standard error of its std / {math.sqrt(args.seeds):.1f}; "
         "`nb201-heldout.md` compares the default with evolution and the plain hill climber on seeds 0..99 with "
@@ -430,16 +463,19 @@ def write_report(path: Path, args, rows: Rows, tune_rows: Rows, peers: list[str]
         lines += [f"## {dataset}: regret, mean ± std over seeds", "", regret_table(rows, dataset, budgets), ""]
         tuned = {k: v for k, v in tune_rows.items() if f"{dataset}@{budgets[0]}" in v}
         if tuned:
-            few = " (so few seeds check that the Tune path runs and lands where the direct path does; they " \
-                "are not a statistic)" if args.tune_seeds < 5 else ""
-            lines += [f"Through raynas.search (Ray Tune, max_concurrent=4, seeds 0..{args.tune_seeds - 1}){few}:", "",
-                      regret_table(tuned, dataset, budgets), ""]
+            shown = {f"{k[:-1]}, seeds 0..{len(v[f'{dataset}@{budgets[0]}']) - 1})": v for k, v in tuned.items()}
+            few = " Rows of fewer than 5 seeds check that the Tune path runs and lands where the direct path " \
+                "does; they are not a statistic." if any(len(v[f"{dataset}@{budgets[0]}"]) < 5
+                                                          for v in tuned.values()) else ""
+            lines += [f"Through raynas.search (Ray Tune, max_concurrent=4, seeds 0..M-1).{few}", "",
+                      regret_table(shown, dataset, budgets), ""]
     if f"{DEFAULT} (tune)" in tune_rows:
         tuned_columns = [c for c in columns if c in tune_rows[f"{DEFAULT} (tune)"]]
-        same_seeds = {p: {c: rows[p][c][:args.tune_seeds] for c in tuned_columns} for p in peers}
+        count = len(tune_rows[f"{DEFAULT} (tune)"][tuned_columns[0]])
+        same_seeds = {p: {c: rows[p][c][:count] for c in tuned_columns} for p in peers}
         lines += ["## Targets through raynas.search", "",
                   *targets({**tune_rows, **same_seeds}, peers, f"{DEFAULT} (tune)", tuned_columns),
-                  "", "(the peers on the same seeds as the Tune runs)", ""]
+                  "", f"(the peers, used directly, on the same seeds as the Tune runs: 0..{count - 1})", ""]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines))
 

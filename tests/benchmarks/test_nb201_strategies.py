@@ -47,3 +47,18 @@ def test_jobs_below_one_is_refused_before_anything_runs(tmp_path, capsys):
     assert exit_info.value.code == 2
     assert "--jobs must be >= 1, got 0" in capsys.readouterr().err
     assert not (tmp_path / "c.json").exists() and not (tmp_path / "r.md").exists()
+
+
+@pytest.mark.parametrize(("entries", "message"), [
+    (["x=abc"], "--tune-seeds takes M or NAME=M with M >= 0, got 'x=abc'"),
+    (["1", "default=-2"], "--tune-seeds takes M or NAME=M with M >= 0, got 'default=-2'"),
+    (["1", "bogus=3"], "--tune-seeds names ['bogus'], which are not among the Tune strategies ['random']"),
+])
+def test_bad_tune_seeds_are_refused_before_anything_runs(tmp_path, capsys, entries, message):
+    bench = _module()
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--strategies", "random", "--tune-seeds", *entries, "--cache", str(tmp_path / "c.json"),
+                    "--out", str(tmp_path / "r.md")])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "c.json").exists() and not (tmp_path / "r.md").exists()
