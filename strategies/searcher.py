@@ -24,6 +24,7 @@ The checkpoint helpers (:func:`write_state`, :func:`read_state`, :func:`check_st
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import numbers
@@ -56,6 +57,7 @@ logger = logging.getLogger(__name__)
 
 _STRATEGY_FORMAT = "raynas.StrategySearcher/2"
 _CONSTRAINED_FORMAT = "raynas.ConstrainedSearcher/2"
+_MAX_REPEATS = 10  # repeats in a row a ConstrainedSearcher answers before it hands one out as a trial
 
 def _names(value: Any) -> list[Any]:
     return [value] if isinstance(value, str) else list(value)
@@ -373,6 +375,15 @@ class ConstrainedSearcher(Searcher):
             several objectives the penalty is applied to each.
         multi_objective: whether ``make_searcher`` accepts sequences of metrics and modes.
         name: used in messages.
+        repeats: what becomes of a proposal equal to an architecture already handed out.
+            ``"reuse"`` (default): it costs no trial; the library is told the known result
+            under a private trial id (or, while that architecture is still in flight, when its
+            result arrives) and asked again, so a search of N trials evaluates N different
+            architectures (Optuna's TPE repeats about one proposal in eight on NAS-Bench-201).
+            After 10 repeats in a row the next proposal is a trial whatever it is (each answered
+            repeat is one more observation for the library, and a converged library would
+            otherwise pile them up). A failed architecture is not
+            reused: it is evaluated again. ``"evaluate"``: every proposal is a trial.
 
     Results with an error or a NaN/inf/missing metric are passed to the library as
     failed trials (``result=None, error=True``).
@@ -390,6 +401,7 @@ class ConstrainedSearcher(Searcher):
         infeasible: str = "penalty",
         multi_objective: bool = False,
         name: str = "library",
+        repeats: str = "reuse",
     ):
         if not callable(make_searcher):
             raise TypeError(f"ConstrainedSearcher: make_searcher must be callable, got {make_searcher!r}")
@@ -397,6 +409,7 @@ class ConstrainedSearcher(Searcher):
         if constraints is not None and not isinstance(constraints, Constraints):
             raise ConfigError(f"{name}: constraints must be a raynas.Constraints or None, got {constraints!r}")
         self.infeasible = check_choice(name, "infeasible", infeasible, ("penalty", "fail"))
+        self.repeats = check_choice(name, "repeats", repeats, ("reuse", "evaluate"))
         self.multi_objective = multi_objective
         self.name = name
         metric, mode = _one_or_many(metric), _one_or_many(mode)
@@ -412,6 +425,9 @@ class ConstrainedSearcher(Searcher):
         self._live: dict[str, tuple[str, dict[str, Any]]] = {}
         self._counter = 0
         self.num_rejected = 0
+        self.num_reused = 0  # proposals answered from a known result instead of a trial
+        self._known: dict[str, dict[str, float]] = {}  # architecture -> the result the library was told
+        self._waiting: dict[str, list[str]] = {}  # architecture in flight -> private ids that proposed it again
         self._worst: list[float] | None = None  # per objective, over real results, as maximised scores
         self._best: list[float] | None = None
         self.max_concurrent: int | None = None
@@ -454,7 +470,8 @@ class ConstrainedSearcher(Searcher):
             )
         if trial_id in self._live:
             return dict(self._live[trial_id][1])
-        for _ in range(self.max_retries):
+        rejected = repeated = 0
+        while rejected < self.max_retries:
             inner_id = f"_raynas_{self._counter}"
             self._counter += 1
             config = self.searcher.suggest(inner_id)
@@ -465,15 +482,40 @@ class ConstrainedSearcher(Searcher):
             except InvalidArchitecture as exc:
                 logger.warning("%s proposed an invalid architecture (%s); told as failed", self.name, exc)
                 arch = None
-            if arch is not None and self.constraints.satisfied(self.space, arch):
-                self._live[trial_id] = (inner_id, arch)
-                return dict(arch)
-            self.num_rejected += 1
-            self._reject(inner_id)
+            if arch is None or not self.constraints.satisfied(self.space, arch):
+                rejected += 1
+                self.num_rejected += 1
+                self._reject(inner_id)
+                continue
+            if self.repeats == "reuse":
+                if repeated < _MAX_REPEATS and self._answer_repeat(inner_id, arch):
+                    repeated += 1
+                    continue
+                if repeated >= _MAX_REPEATS:
+                    logger.info("%s proposed %d architectures in a row that it had proposed before; the next "
+                                "proposal is a trial whatever it is", self.name, repeated)
+            self._live[trial_id] = (inner_id, arch)
+            return dict(arch)
         raise InfeasibleConstraints(
             f"{self.name}: the library proposed {self.max_retries} architectures in a row that break "
             f"{self.constraints.to_dict()}; loosen the constraints or raise max_retries"
         )
+
+    @staticmethod
+    def _key(arch: Mapping[str, Any]) -> str:
+        return json.dumps(arch, sort_keys=True, default=str)
+
+    def _answer_repeat(self, inner_id: str, arch: Mapping[str, Any]) -> bool:
+        """Tell the library ``inner_id``'s result now (known) or later (in flight); False if ``arch`` is new."""
+        key = self._key(arch)
+        if key in self._known:
+            self.searcher.on_trial_complete(inner_id, result=dict(self._known[key]), error=False)
+        elif any(self._key(live) == key for _, live in self._live.values()):
+            self._waiting.setdefault(key, []).append(inner_id)
+        else:
+            return False
+        self.num_reused += 1
+        return True
 
     def _reject(self, inner_id: str) -> None:
         if self.infeasible == "fail" or self._worst is None or self._best is None:
@@ -491,15 +533,21 @@ class ConstrainedSearcher(Searcher):
         if entry is None or self.searcher is None:
             logger.debug("%s: completion of unknown or already completed trial %r ignored", self.name, trial_id)
             return
-        inner_id, _ = entry
+        inner_id, arch = entry
+        waiting = self._waiting.pop(self._key(arch), [])
         score = None if error else score_of(result, self._metric, self._mode)
         if score is None:
-            self.searcher.on_trial_complete(inner_id, result=None, error=True)
+            for inner in [inner_id, *waiting]:
+                self.searcher.on_trial_complete(inner, result=None, error=True)
             return
         scores = list(score) if _multi(self._metric) else [score]
         self._worst = scores if self._worst is None else [min(a, b) for a, b in zip(self._worst, scores)]
         self._best = scores if self._best is None else [max(a, b) for a, b in zip(self._best, scores)]
-        self.searcher.on_trial_complete(inner_id, result=_as_result(score, self._metric, self._mode), error=False)
+        told = _as_result(score, self._metric, self._mode)
+        if self.repeats == "reuse":
+            self._known[self._key(arch)] = told
+        for inner in [inner_id, *waiting]:
+            self.searcher.on_trial_complete(inner, result=dict(told), error=False)
 
     # -- checkpoints -------------------------------------------------------------------------
     def get_state(self) -> dict[str, Any]:
@@ -512,6 +560,9 @@ class ConstrainedSearcher(Searcher):
             "live": {k: (i, dict(a)) for k, (i, a) in self._live.items()},
             "counter": self._counter,
             "num_rejected": self.num_rejected,
+            "num_reused": self.num_reused,
+            "known": dict(self._known),
+            "waiting": {k: list(v) for k, v in self._waiting.items()},
             "worst": self._worst,
             "best": self._best,
             "max_concurrent": self.max_concurrent,
@@ -527,6 +578,9 @@ class ConstrainedSearcher(Searcher):
         self._live = {k: (i, dict(a)) for k, (i, a) in state["live"].items()}
         self._counter = state["counter"]
         self.num_rejected = state["num_rejected"]
+        self.num_reused = state.get("num_reused", 0)  # absent from checkpoints of earlier versions
+        self._known = dict(state.get("known", {}))
+        self._waiting = {k: list(v) for k, v in state.get("waiting", {}).items()}
         self._worst, self._best = state["worst"], state["best"]
         self.max_concurrent = state["max_concurrent"]
         if state["inner"] is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import pickle
+import random
 
 import pytest
 
@@ -198,6 +199,95 @@ def test_a_library_stuck_on_infeasible_proposals_raises_after_the_cap():
                                    metric="acc", mode="max", max_retries=7)
     with pytest.raises(InfeasibleConstraints, match="proposed 7 architectures in a row"):
         searcher.suggest("a")
+
+
+class _Scripted:
+    """A library searcher that proposes a fixed script of architectures and records what it is told."""
+
+    def __init__(self, script):
+        self.script, self.told, self.asked = list(script), {}, []
+
+    def suggest(self, trial_id):
+        self.asked.append(trial_id)
+        return dict(self.script.pop(0))
+
+    def on_trial_complete(self, trial_id, result=None, error=False):
+        self.told[trial_id] = (result, error)
+
+    def save(self, path):
+        with open(path, "wb") as f:
+            pickle.dump(self.script, f)
+
+    def restore(self, path):
+        with open(path, "rb") as f:
+            self.script = pickle.load(f)
+
+
+def _archs(n):
+    archs, rng = [], random.Random(0)
+    while len(archs) < n:
+        arch = NB201.sample(rng)
+        if arch not in archs:
+            archs.append(arch)
+    return archs
+
+
+def test_a_repeated_proposal_costs_no_trial_and_the_library_hears_the_known_result():
+    a, b, c = _archs(3)
+    inner = _Scripted([a, a, b, a, c])
+    searcher = ConstrainedSearcher(lambda metric, mode: inner, space=NB201, metric="acc", mode="max")
+    assert searcher.suggest("t1") == a
+    searcher.on_trial_complete("t1", {"acc": 0.5})
+    assert searcher.suggest("t2") == b  # the second `a` is answered from t1's result
+    assert searcher.suggest("t3") == c  # the third `a` too
+    assert searcher.num_reused == 2
+    told = ({"acc": 0.5}, False)
+    assert inner.told == {inner.asked[0]: told, inner.asked[1]: told, inner.asked[3]: told}
+
+
+def test_a_repeat_of_an_architecture_in_flight_is_told_when_its_result_arrives():
+    a, b = _archs(2)
+    inner = _Scripted([a, a, b])
+    searcher = ConstrainedSearcher(lambda metric, mode: inner, space=NB201, metric="loss", mode="min")
+    assert searcher.suggest("t1") == a
+    assert searcher.suggest("t2") == b  # `a` again while t1 runs: held, not a trial
+    waiting = inner.asked[1]
+    assert waiting not in inner.told
+    searcher.on_trial_complete("t1", {"loss": 2.0})
+    assert inner.told[waiting] == ({"loss": 2.0}, False) == inner.told[inner.asked[0]]
+
+
+def test_repeats_evaluate_hands_every_proposal_out_and_a_converged_library_still_gets_trials():
+    a, b = _archs(2)
+    inner = _Scripted([a, a])
+    searcher = ConstrainedSearcher(lambda metric, mode: inner, space=NB201, metric="acc", mode="max",
+                                   repeats="evaluate")
+    assert searcher.suggest("t1") == a and searcher.suggest("t2") == a and searcher.num_reused == 0
+    stuck = _Scripted([a] * 20 + [b])
+    searcher = ConstrainedSearcher(lambda metric, mode: stuck, space=NB201, metric="acc", mode="max")
+    searcher.suggest("t1")
+    searcher.on_trial_complete("t1", {"acc": 1.0})
+    assert searcher.suggest("t2") == a  # after 10 answered repeats in a row, the next proposal is a trial
+    assert searcher.num_reused == 10 and len(stuck.asked) == 12
+
+
+def test_repeats_must_be_a_known_choice():
+    with pytest.raises(ConfigError, match=r"repeats must be one of \['reuse', 'evaluate'\], got 'again'"):
+        ConstrainedSearcher(lambda metric, mode: None, space=NB201, metric="acc", mode="max", repeats="again")
+
+
+def test_known_results_survive_a_checkpoint(tmp_path):
+    a, b = _archs(2)
+    searcher = ConstrainedSearcher(lambda metric, mode: _Scripted([a, a, b]), space=NB201, metric="acc",
+                                   mode="max")
+    searcher.suggest("t1")
+    searcher.on_trial_complete("t1", {"acc": 0.25})
+    path = tmp_path / "searcher.pkl"
+    searcher.save(str(path))
+    fresh = ConstrainedSearcher(lambda metric, mode: _Scripted([]), space=NB201, metric="acc", mode="max")
+    fresh.restore(str(path))
+    assert fresh.suggest("t2") == b and fresh.num_reused == 1  # the repeated `a` answered from the checkpoint
+    assert fresh.searcher.told[fresh.searcher.asked[0]] == ({"acc": 0.25}, False)
 
 
 # -- through Ray Tune (raynas.search on a local Ray; slow: run with -m slow) ---------------------------
