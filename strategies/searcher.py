@@ -24,7 +24,6 @@ The checkpoint helpers (:func:`write_state`, :func:`read_state`, :func:`check_st
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import numbers
@@ -501,16 +500,12 @@ class ConstrainedSearcher(Searcher):
             f"{self.constraints.to_dict()}; loosen the constraints or raise max_retries"
         )
 
-    @staticmethod
-    def _key(arch: Mapping[str, Any]) -> str:
-        return json.dumps(arch, sort_keys=True, default=str)
-
     def _answer_repeat(self, inner_id: str, arch: Mapping[str, Any]) -> bool:
         """Tell the library ``inner_id``'s result now (known) or later (in flight); False if ``arch`` is new."""
-        key = self._key(arch)
+        key = self.space.key(arch)
         if key in self._known:
             self.searcher.on_trial_complete(inner_id, result=dict(self._known[key]), error=False)
-        elif any(self._key(live) == key for _, live in self._live.values()):
+        elif any(self.space.key(live) == key for _, live in self._live.values()):
             self._waiting.setdefault(key, []).append(inner_id)
         else:
             return False
@@ -534,7 +529,8 @@ class ConstrainedSearcher(Searcher):
             logger.debug("%s: completion of unknown or already completed trial %r ignored", self.name, trial_id)
             return
         inner_id, arch = entry
-        waiting = self._waiting.pop(self._key(arch), [])
+        key = self.space.key(arch)
+        waiting = self._waiting.pop(key, [])
         score = None if error else score_of(result, self._metric, self._mode)
         if score is None:
             for inner in [inner_id, *waiting]:
@@ -545,7 +541,7 @@ class ConstrainedSearcher(Searcher):
         self._best = scores if self._best is None else [max(a, b) for a, b in zip(self._best, scores)]
         told = _as_result(score, self._metric, self._mode)
         if self.repeats == "reuse":
-            self._known[self._key(arch)] = told
+            self._known[key] = told
         for inner in [inner_id, *waiting]:
             self.searcher.on_trial_complete(inner, result=dict(told), error=False)
 
