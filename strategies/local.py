@@ -269,16 +269,13 @@ class LocalSearchStrategy(Strategy):
         if len(scored) < 2:
             return None
         if self._weights is None or self._fit_size != len(scored):
+            from sklearn.linear_model import Ridge
+
             features = np.stack([self._encode(f) for f, _ in scored])
             targets = np.array([s for _, s in scored], dtype=np.float64)
             spread = targets.std()
             targets = (targets - targets.mean()) / (spread if spread > 0 else 1.0)
-            if len(targets) <= features.shape[1]:  # the dual form is the smaller solve
-                alpha = np.linalg.solve(features @ features.T + self.ridge * np.eye(len(targets)), targets)
-                self._weights = features.T @ alpha
-            else:
-                gram = features.T @ features + self.ridge * np.eye(features.shape[1])
-                self._weights = np.linalg.solve(gram, features.T @ targets)
+            self._weights = Ridge(alpha=self.ridge, fit_intercept=False).fit(features, targets).coef_
             self._fit_size = len(scored)
         if cache:
             codes = np.stack([self._encode(self.fingerprint(a), a) for a in archs])
