@@ -37,7 +37,6 @@ import json
 import logging
 import math
 import os
-import platform
 import random
 import statistics
 import sys
@@ -54,7 +53,7 @@ for path in (REPO, REPO / "benchmarks"):
 
 import search_spaces  # noqa: E402
 import strategies  # noqa: E402
-from nb201_sweep import DATASETS, Table, mean_ranks, result_at, simulate_searcher  # noqa: E402
+from nb201_sweep import DATASETS, Table, machine, mean_ranks, result_at, simulate_searcher  # noqa: E402
 from raynas.evaluate.table import TableEvaluator, nb201_table_path  # noqa: E402
 
 DEFAULT = "default"
@@ -426,8 +425,7 @@ def write_report(path: Path, args, rows: Rows, tune_rows: Rows, peers: list[str]
         "",
         f"- date: {dt.datetime.now().astimezone().isoformat(timespec='seconds')}",
         f"- command: `{command.strip()}`",
-        f"- machine: {platform.node()}, {platform.platform()}, {os.cpu_count()} CPUs, Python "
-        f"{platform.python_version()}; {_versions()}; load average at the end (1/5/15 min): {load}",
+        f"- machine: {machine()}; {_versions()}; load average at the end (1/5/15 min): {load}",
         f"- wall time: {elapsed:.0f} s",
         f"- seeds: {args.seeds} (0..{args.seeds - 1}) for the peers and the direct runs; through raynas.search, "
         f"{_describe_counts(args.tune_counts)}, for the strategies and data sets whose Tune tables appear below "

@@ -204,7 +204,8 @@ def mean_ranks(table: dict[str, dict[str, float]]) -> dict[str, float]:
     return {s: statistics.fmean(r) for s, r in ranks.items()}
 
 
-def _machine() -> str:
+def machine() -> str:
+    """Host, platform, CPU count and Python version, for the records of a benchmark run."""
     return f"{platform.node()}, {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
 
 
@@ -286,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
             with open(args.out, "a") as handle:
                 handle.write(json.dumps({"setting": text, "seeds": [seeds.start, seeds.stop],
                                          "concurrency": args.concurrency, "mean_regret": summary[text],
-                                         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": _machine(),
+                                         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine(),
                                          "load": "%.1f / %.1f / %.1f" % os.getloadavg(),
                                          "command": "python benchmarks/nb201_sweep.py "
                                                     + " ".join(argv if argv is not None else sys.argv[1:])})
