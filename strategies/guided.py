@@ -11,6 +11,8 @@ from raynas.checks import check_choice, check_float, check_int
 from raynas.constraints import Constraints
 from strategies._base import FINISHED, Strategy
 
+_RIDGE = 0.1  # the kernel ridge members' L2 penalty
+
 __all__ = ["GuidedStrategy"]
 
 _ACQUISITIONS = ("thompson", "ucb", "mean")
@@ -195,8 +197,16 @@ class GuidedStrategy(Strategy):
             trees = ExtraTreesRegressor(n_estimators=self.ensemble_size, random_state=self.fit_seed)
             self._model = trees.fit(features, targets).estimators_
         else:
-            self._model = [_KernelRidge(features, targets, rng, len(self.space.choices))
-                           for _ in range(self.ensemble_size)]
+            from sklearn.kernel_ridge import KernelRidge
+
+            # (1 + matches / num_keys) ** 2 on one-hot codes (matches: choices two architectures share),
+            # so pairs of choices interact; each member fits a bootstrap resample
+            self._model = []
+            for _ in range(self.ensemble_size):
+                rows = rng.integers(0, len(targets), len(targets))
+                member = KernelRidge(alpha=_RIDGE, kernel="poly", degree=2, gamma=1.0 / len(self.space.choices),
+                                     coef0=1.0)
+                self._model.append(member.fit(features[rows], targets[rows]))
 
     def _predict(self, candidates: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
         if len(self.history) >= self.fit_size + max(1, int(self.fit_size * self.refit_growth)):
@@ -245,21 +255,3 @@ class GuidedStrategy(Strategy):
         self.run_best = None if run_best is None else float(run_best)
         self.pending = {str(k): int(v) for k, v in state["pending"].items()}
         self._model = None
-
-
-class _KernelRidge:
-    """Kernel ridge regression on a bootstrap resample, kernel ``(1 + matches / num_keys) ** 2``
-    on one-hot codes (``matches``: choices two architectures share), so pairs of choices interact."""
-
-    def __init__(self, features: np.ndarray, targets: np.ndarray, rng: np.random.Generator, num_keys: int,
-                 ridge: float = 0.1):
-        rows = rng.integers(0, len(targets), len(targets))
-        self.features, self.num_keys = features[rows], num_keys
-        gram = self._kernel(self.features) + ridge * np.eye(len(rows))
-        self.weights = np.linalg.solve(gram, targets[rows])
-
-    def _kernel(self, other: np.ndarray) -> np.ndarray:
-        return (1.0 + other @ self.features.T / self.num_keys) ** 2
-
-    def predict(self, features: np.ndarray) -> np.ndarray:
-        return self._kernel(features) @ self.weights
