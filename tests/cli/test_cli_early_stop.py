@@ -80,3 +80,23 @@ def test_search_with_asha_records_fractions_and_rechecks_the_best(checkpoint, ra
     assert best["recheck"]["accuracy_full"] == pytest.approx(best["metrics"]["accuracy"])
     printed = capsys.readouterr().out
     assert "best subnet:" in printed
+
+
+
+@pytest.mark.slow  # about 30 s: a whole compare run through Ray Tune
+def test_compare_with_asha_on_a_supernet_runs_every_seed(checkpoint, ray_session, capsys, tmp_path):
+    out = tmp_path / "cmp"
+    assert main(["compare", "--checkpoint", checkpoint, "--dataset", "digits", "--strategies", "random",
+                 "--seeds", "1", "--budget", "6", "--concurrency", "2", "--early-stop", "asha",
+                 "--val-chunks", "3", "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "random" in printed and "report:" in printed
+    with open(out / "runs" / "random-seed0" / "history.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 6
+    for row in rows:
+        fraction = float(row["fraction_evaluated"])
+        assert 0 < fraction <= 1
+        assert (row["status"] == "ok") == (fraction == 1.0), row
+    assert any(float(row["fraction_evaluated"]) == 1.0 for row in rows)
+    assert (out / "compare.json").exists()
