@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from raynas._io import atomic_write
+from raynas.checks import check_int
 from raynas.errors import ConfigError, InvalidCheckpoint
 
 __all__ = ["BlockTable", "block_candidates", "candidate_costs", "BLOCK_TABLE_FILE", "BLOCK_TABLE_FORMAT"]
@@ -56,11 +57,9 @@ def block_candidates(space: Any, index: int, *, max_candidates: int | None = Non
     from ``space.smallest()`` before canonicalisation.
     """
     blocks = space.blocks()
-    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(blocks):
-        raise ConfigError(f"block index must be an int in [0, {len(blocks) - 1}], got {index!r}")
-    if max_candidates is not None and (isinstance(max_candidates, bool) or not isinstance(max_candidates, int)
-                                       or max_candidates < 1):
-        raise ConfigError(f"max_candidates must be an int >= 1 or None, got {max_candidates!r}")
+    index = check_int(None, "block index", index, low=0, high=len(blocks) - 1)
+    if max_candidates is not None:
+        max_candidates = check_int(None, "max_candidates", max_candidates, low=1)
     keys = blocks[index]
     choices = space.choices
     base = space.smallest()

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
+from raynas.checks import check_choice
 from raynas.data.transforms import AUGMENTS, Recipe
 from raynas.errors import ConfigError
 
@@ -215,8 +216,7 @@ def default_augment(name: str) -> str:
 def _check_augment(name: str, augment: str | None) -> str:
     if augment is None:
         return default_augment(name)
-    if augment not in AUGMENTS:
-        raise ConfigError(f"augment must be one of {list(AUGMENTS)}, got {augment!r}")
+    check_choice(None, "augment", augment, AUGMENTS)
     if augment != "none" and name in ("digits", "synthetic", "synthetic224"):
         raise ConfigError(f"augment={augment!r} does not apply to the in-memory data set {name!r} (only 'none'); "
                           f"augmentation applies to {sorted(_TORCHVISION) + list(FOLDER_SETS)}")

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from raynas.checks import check_int
+from raynas.checks import check_float, check_int
 from raynas.errors import ConfigError
 from raynas.nn.supernet import Supernet
 
@@ -447,8 +447,7 @@ class CellSupernet(Supernet):
 
     def forward(self, x: torch.Tensor, dropout: float = 0.0) -> torch.Tensor:
         """Logits of the active subnet; ``dropout`` applies before the classifier in train mode only."""
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        check_float(None, "dropout", dropout, low=0.0, high=1.0, high_open=True)
         size = self.spec.resolution
         if x.shape[-2] != size or x.shape[-1] != size:
             x = F.interpolate(x, size=[size, size], mode="bilinear", align_corners=False, antialias=False)

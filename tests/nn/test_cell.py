@@ -207,7 +207,7 @@ def test_dropout_only_in_train_mode_and_bad_values_raise():
         net.train()
         torch.manual_seed(0)
         assert not torch.allclose(net(x, dropout=0.5), net(x))
-    with pytest.raises(ValueError, match="dropout must be in"):
+    with pytest.raises(ValueError, match=r"dropout must be a number in \[0, 1\), got"):
         net(x, dropout=1.0)
 
 

@@ -150,3 +150,15 @@ def test_block_candidates_enumerate_small_blocks_and_sample_large_ones():
     with pytest.raises(ConfigError, match="give max_candidates"):
         block_candidates(ofa, 0)
     assert len(block_candidates(ofa, 0, max_candidates=200)) == 200
+
+
+@pytest.mark.parametrize("kwargs,needle", [
+    ({"index": 9}, "block index must be an int in [0, 2], got 9"),
+    ({"index": True}, "block index must be an int, got True"),
+    ({"index": 1, "max_candidates": 0}, "max_candidates must be an int >= 1, got 0"),
+])
+def test_block_candidates_refuse_a_bad_index_or_cap(kwargs, needle):
+    space = search_spaces.get("tiny")
+    with pytest.raises(ConfigError) as err:
+        block_candidates(space, **kwargs)
+    assert needle in str(err.value)
