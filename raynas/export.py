@@ -42,6 +42,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
+from raynas.checks import check_choice
 from raynas.errors import ConfigError, InvalidCheckpoint
 
 __all__ = ["FORMATS", "SUBNET_FORMAT", "PREPROCESSING_FILE", "export_subnet", "prepare_subnet", "recorded_data",
@@ -198,8 +199,7 @@ def export_subnet(
         InvalidArchitecture: ``arch`` does not belong to the checkpoint's space.
         InvalidCheckpoint: the checkpoint cannot be read.
     """
-    if format not in FORMATS:
-        raise ConfigError(f"format must be one of {list(FORMATS)}, got {format!r}")
+    check_choice(None, "format", format, FORMATS)
     if format == "onnx":
         missing = [m for m in ("onnx", "onnxscript") if importlib.util.find_spec(m) is None]
         if missing:

@@ -16,6 +16,7 @@ import math
 import numbers
 from typing import Any, Mapping, Sequence
 
+from raynas.checks import check_choice
 from raynas.errors import ConfigError
 
 __all__ = ["dominates", "pareto_front", "non_dominated_sort", "crowding_distance", "pareto_rows"]
@@ -27,8 +28,7 @@ def _check_modes(modes: Sequence[str]) -> tuple[str, ...]:
     if isinstance(modes, str) or not isinstance(modes, Sequence) or not modes:
         raise ConfigError(f"modes must be a non-empty sequence of 'max'/'min', one per objective, got {modes!r}")
     for i, mode in enumerate(modes):
-        if mode not in MODES:
-            raise ConfigError(f"modes[{i}] must be one of {list(MODES)}, got {mode!r}")
+        check_choice(None, f"modes[{i}]", mode, MODES)
     return tuple(modes)
 
 

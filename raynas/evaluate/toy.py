@@ -7,6 +7,8 @@ import random
 import time
 from typing import Any, Iterator, Mapping
 
+from raynas.checks import check_float, check_int
+
 __all__ = ["ToyEvaluator"]
 
 
@@ -32,10 +34,8 @@ class ToyEvaluator:
     """
 
     def __init__(self, space: Any, *, delay_s: float = 0.0, chunks: int = 1, noise: float = 0.0, seed: int = 0):
-        if isinstance(delay_s, bool) or not isinstance(delay_s, (int, float)) or not delay_s >= 0:
-            raise ValueError(f"delay_s must be a number >= 0, got {delay_s!r}")
-        if isinstance(chunks, bool) or not isinstance(chunks, int) or chunks < 1:
-            raise ValueError(f"chunks must be an int >= 1, got {chunks!r}")
+        check_float(None, "delay_s", delay_s, low=0.0)
+        check_int(None, "chunks", chunks, low=1)
         if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not noise >= 0 or not math.isfinite(noise):
             raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
         self.space = space

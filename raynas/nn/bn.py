@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from raynas.checks import check_choice
+
 __all__ = ["bn_layers", "recalibrate_bn", "BN_METHODS"]
 
 _BatchNorm = nn.modules.batchnorm._BatchNorm
@@ -132,8 +134,7 @@ def recalibrate_bn(
     Raises:
         ValueError: ``batches`` is empty, or ``method`` is unknown.
     """
-    if method not in BN_METHODS:
-        raise ValueError(f"method must be one of {list(BN_METHODS)}, got {method!r}")
+    check_choice(None, "method", method, BN_METHODS)
     if arch is not None:
         if not hasattr(net, "set_active"):
             raise TypeError(f"arch= needs a supernet with set_active(); got a {type(net).__name__}")

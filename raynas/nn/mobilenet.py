@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from raynas.checks import check_float
 from raynas.errors import ConfigError
 from raynas.nn.ops import (
     ElasticBatchNorm2d,
@@ -302,8 +303,7 @@ class ElasticMobileNet(Supernet):
 
     def forward(self, x: torch.Tensor, dropout: float = 0.0) -> torch.Tensor:
         """Logits of the active subnet; ``dropout`` applies before the classifier in train mode only."""
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        check_float(None, "dropout", dropout, low=0.0, high=1.0, high_open=True)
         x = self.forward_stem(x)
         for index in range(len(self.stages)):
             x = self.forward_stage(index, x)

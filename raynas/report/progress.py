@@ -13,6 +13,8 @@ import sys
 import time
 from typing import Any, TextIO
 
+from raynas.checks import check_int
+
 __all__ = ["Progress", "make_progress", "format_duration"]
 
 logger = logging.getLogger(__name__)
@@ -58,8 +60,7 @@ class Progress:
         stream: TextIO | None = None,
         min_interval: float = 0.2,
     ):
-        if isinstance(total, bool) or not isinstance(total, int) or total < 1:
-            raise ValueError(f"Progress.total must be an int >= 1, got {total!r}")
+        check_int("Progress", "total", total, low=1)
         if mode not in ("max", "min"):
             raise ValueError(f"Progress.mode must be 'max' or 'min', got {mode!r}")
         self.total = total

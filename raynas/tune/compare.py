@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from raynas._outdir import prepare_out_dir
+from raynas.checks import check_int
 from raynas.constraints import Constraints
 from raynas.errors import ConfigError
 from raynas.tune.objectives import (
@@ -225,8 +226,7 @@ def compare(
 
     names = _check_strategies(strategies)
     seed_list = _check_seeds(seeds)
-    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
-        raise ConfigError(f"num_samples must be an int >= 1, got {num_samples!r}")
+    check_int(None, "num_samples", num_samples, low=1)
     budget_list = _check_budgets(budgets, num_samples)
     if not callable(evaluator):
         raise TypeError(f"evaluator must be callable arch -> dict of metrics, got {type(evaluator).__name__}")

@@ -35,6 +35,7 @@ import math
 import time
 from typing import Any, Callable, Iterator, Mapping
 
+from raynas.checks import check_choice, check_int
 from raynas.errors import ConfigError
 
 __all__ = ["FRACTION", "EARLY_STOP", "chunks_of", "evaluate_in_chunks", "make_scheduler", "is_full", "recheck"]
@@ -114,10 +115,8 @@ def make_scheduler(name: str, *, metric: str, mode: str, chunks: int, reduction_
         raise ConfigError(f"unknown early-stop scheduler {name!r}; choose one of: {', '.join(EARLY_STOP)}")
     if not isinstance(metric, str) or not metric:
         raise ConfigError(f"early stopping follows one metric; got metric {metric!r}")
-    if mode not in ("min", "max"):
-        raise ConfigError(f"mode must be 'min' or 'max', got {mode!r}")
-    if isinstance(chunks, bool) or not isinstance(chunks, int) or chunks < 1:
-        raise ConfigError(f"chunks must be an int >= 1, got {chunks!r}")
+    check_choice(None, "mode", mode, ("min", "max"))
+    check_int(None, "chunks", chunks, low=1)
     if isinstance(grace_chunks, bool) or not isinstance(grace_chunks, int) or not 1 <= grace_chunks <= chunks:
         raise ConfigError(f"grace_chunks must be an int in [1, chunks={chunks}], got {grace_chunks!r}")
     if isinstance(reduction_factor, bool) or not isinstance(reduction_factor, (int, float)) \

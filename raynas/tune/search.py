@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping
 
 from raynas._outdir import check_out_dir, prepare_out_dir, storage_location
 from raynas._ray import check_runtime_env, init_ray, set_ray_env
+from raynas.checks import check_int
 from raynas.constraints import Constraints
 from raynas.errors import ConfigError, RaynasError, SearchFailed
 from raynas.tune.fidelity import FRACTION, chunks_of, evaluate_in_chunks, is_full
@@ -432,8 +433,7 @@ def search(
             raise ConfigError(f"{label} must be a number {'>' if label == 'cpus_per_trial' else '>='} 0, got {value!r}")
     for label, value in (("num_samples", num_samples), ("max_concurrent", max_concurrent),
                          ("archs_per_trial", archs_per_trial)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{label} must be an int >= 1, got {value!r}")
+        check_int(None, label, value, low=1)
     if mode not in ("max", "min"):
         raise ConfigError(f"mode must be 'max' or 'min', got {mode!r}")
     if not callable(evaluator):

@@ -1,6 +1,7 @@
 """Several architectures per Tune trial: BatchSearcher alone, then through raynas.search."""
 
 import math
+import re
 import sys
 
 import pytest
@@ -94,7 +95,7 @@ def test_save_restore_continues_the_same_sequence(tmp_path):
 
 @pytest.mark.parametrize("value", [0, -1, 1.5, True, "2"])
 def test_bad_archs_per_trial_is_refused_with_the_value(value):
-    with pytest.raises(raynas.ConfigError, match=f"archs_per_trial must be an int >= 1, got {value!r}"):
+    with pytest.raises(raynas.ConfigError, match=rf"archs_per_trial must be an int( >= 1)?, got {re.escape(repr(value))}"):
         raynas.search(SPACE, Product(), strategy="random", num_samples=4, archs_per_trial=value)
 
 
