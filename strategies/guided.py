@@ -28,8 +28,9 @@ class GuidedStrategy(Strategy):
     1. fits an ensemble of ``ensemble_size`` members on ``space.encode(arch) -> score`` of
        every successful result so far (refitted once the results grew by ``refit_growth``
        of what the last fit saw, at least one): ``model="kernel"``, kernel ridge
-       regressions on bootstrap resamples with a kernel that lets pairs of choices
-       interact (numpy only), or ``model="trees"``, extremely randomised trees
+       regressions on bootstrap resamples (``sklearn.kernel_ridge.KernelRidge``, kernel
+       ``(1 + shared choices / keys) ** 2`` on one-hot codes, so pairs of choices
+       interact), or ``model="trees"``, extremely randomised trees
        (``sklearn.ensemble.ExtraTreesRegressor``);
     2. builds candidates: every feasible one-change neighbour (``space.neighbours``) of
        the ``parents`` best architectures, ``mutations`` mutations
