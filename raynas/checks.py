@@ -51,10 +51,9 @@ def check_int(owner: str | None, name: str, value: Any, *, low: int | None = Non
     """``value`` as an ``int`` in ``[low, high]`` (either bound optional); bools are not ints."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ConfigError(f"{label(owner, name)} must be an int, got {value!r} ({type(value).__name__})")
-    rule = "an int" if low is None and high is None else f"an int {_bounds(low, high, False, False)}"
     value = int(value)
     if (low is not None and value < low) or (high is not None and value > high):
-        raise ConfigError(f"{label(owner, name)} must be {rule}, got {value!r}")
+        raise ConfigError(f"{label(owner, name)} must be an int {_bounds(low, high, False, False)}, got {value!r}")
     return value
 
 
@@ -71,14 +70,12 @@ def check_float(
     """``value`` as a finite ``float`` within the bounds (each optional, closed unless ``*_open``)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
         raise ConfigError(f"{label(owner, name)} must be a finite number, got {value!r}")
-    rule = "a finite number"
-    if low is not None or high is not None:
-        rule = f"a number {_bounds(low, high, low_open, high_open)}"
     value = float(value)
     too_low = low is not None and (value <= low if low_open else value < low)
     too_high = high is not None and (value >= high if high_open else value > high)
-    if too_low or too_high:
-        raise ConfigError(f"{label(owner, name)} must be {rule}, got {value!r}")
+    if too_low or too_high:  # the rule's text is built only for the error (forward passes call this)
+        raise ConfigError(f"{label(owner, name)} must be a number {_bounds(low, high, low_open, high_open)}, "
+                          f"got {value!r}")
     return value
 
 

@@ -11,12 +11,11 @@ from raynas.checks import check_choice, check_float, check_int
 from raynas.constraints import Constraints
 from strategies._base import FINISHED, Strategy
 
-_RIDGE = 0.1  # the kernel ridge members' L2 penalty
-
 __all__ = ["GuidedStrategy"]
 
 _ACQUISITIONS = ("thompson", "ucb", "mean")
 _MODELS = ("kernel", "trees")
+_RIDGE = 0.1  # the kernel ridge members' L2 penalty
 
 
 class GuidedStrategy(Strategy):
@@ -69,7 +68,7 @@ class GuidedStrategy(Strategy):
     The defaults were chosen on the NAS-Bench-201 table (``benchmarks/nb201_sweep.py``, on
     seeds other than those ``benchmarks/nb201_strategies.py`` reports). With 4 trials in
     flight it ranks below the default (``local``, whose climbs a model guides too) over
-    NAS-Bench-201's columns (``benchmarks/results/nb201.md``, 100 seeds: mean rank 3.2 against
+    NAS-Bench-201's columns (``benchmarks/results/nb201.md``, 100 seeds: mean rank 3.3 against
     1.3): it leads at 100 trials on CIFAR-10 and ImageNet16-120, but the model can settle in
     a good region, and at 300 trials it is behind the default on every data set
     (``patience`` restarts help at 300 trials on CIFAR-10 only).
