@@ -49,18 +49,6 @@ def _load() -> str:
         return "n/a"
 
 
-def _cells(space, count: int, seed: int) -> list[dict]:
-    """``count`` distinct canonical cells drawn with ``seed`` (all of them if the space has fewer)."""
-    rng = random.Random(seed)
-    found: dict[str, dict] = {}
-    tries = 0
-    while len(found) < min(count, space.size) and tries < 100 * count:
-        arch = space.canonical(space.sample(rng))
-        found.setdefault(json.dumps(arch, sort_keys=True), arch)
-        tries += 1
-    return list(found.values())
-
-
 def run(args) -> dict:
     from scipy.stats import kendalltau
 
@@ -73,7 +61,7 @@ def run(args) -> dict:
                     "resolution": args.resolution, "num_classes": 10}
     space = search_spaces.get("nb201", **space_kwargs)
     table = TableEvaluator(args.table, signal="cifar10_val_12ep", space=space)
-    cells = _cells(space, args.cells, args.seed)
+    cells = space.sample_distinct(min(args.cells, space.size), random.Random(args.seed))
     reference = [table(cell) for cell in cells]
     test_200 = [r["test_accuracy"] for r in reference]
     proxy_tau = kendalltau([r["accuracy"] for r in reference], test_200).statistic

@@ -57,20 +57,6 @@ def _load() -> str:
         return "n/a"
 
 
-def _sample(space, count: int, seed: int, exclude: set[str]) -> list[dict]:
-    rng = random.Random(seed)
-    out, seen = [], set(exclude)
-    for _ in range(count * 50):
-        if len(out) == count:
-            break
-        arch = space.sample(rng)
-        key = space.key(arch)
-        if key not in seen:
-            seen.add(key)
-            out.append(arch)
-    return out
-
-
 def run(variant: str, args: argparse.Namespace, space) -> dict:
     timer, _, statistic = variant.partition(":")
     config = MeasureConfig(device="cpu", batch_size=args.batch_size, threads=1, statistic=statistic, timer=timer,
@@ -78,8 +64,8 @@ def run(variant: str, args: argparse.Namespace, space) -> dict:
     load_before = _load()
     started = time.monotonic()
     net = space.build_supernet()
-    calibration = _sample(space, config.calibration_subnets, config.seed + 1, set())
-    archs = _sample(space, args.subnets, args.seed, {space.key(a) for a in calibration})
+    calibration = space.sample_distinct(config.calibration_subnets, random.Random(config.seed + 1))
+    archs = space.sample_distinct(args.subnets, random.Random(args.seed), exclude=calibration)
     table, measured = measure_table_and_subnets(space, archs, config, net=net)
     measured = np.array(measured)
     table_s = time.monotonic() - started

@@ -145,6 +145,36 @@ class SearchSpace:
         """A random canonical architecture; each choice is drawn uniformly."""
         return self.canonical({k: pick(rng, v) for k, v in self._choices.items()})
 
+    def sample_distinct(
+        self,
+        count: int,
+        rng: Any,
+        *,
+        exclude: Sequence[Mapping[str, Any]] = (),
+        accept: Callable[[Arch], bool] | None = None,
+        max_draws: int | None = None,
+    ) -> list[Arch]:
+        """Up to ``count`` distinct canonical architectures drawn with :meth:`sample`.
+
+        Draws stop at ``count`` found or after ``max_draws`` draws (default ``100 * count``),
+        so fewer come back from a small space or a strict ``accept``: callers that need all
+        of them check the length. Architectures equal (canonically) to one in ``exclude``
+        and those ``accept`` refuses are skipped.
+        """
+        seen = {self.key(arch) for arch in exclude}
+        out: list[Arch] = []
+        for _ in range(100 * count if max_draws is None else max_draws):
+            if len(out) >= count:
+                break
+            arch = self.sample(rng)
+            key = self.key(arch)
+            if key in seen:
+                continue
+            seen.add(key)
+            if accept is None or accept(arch):
+                out.append(arch)
+        return out
+
     def largest(self) -> Arch:
         """Every choice at its last (largest) value."""
         return self.canonical({k: v[-1] for k, v in self._choices.items()})

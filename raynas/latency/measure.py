@@ -263,19 +263,6 @@ def measure_subnets(
     return [summarize(samples[f"subnet:{i}"], config.statistic) for i in range(len(archs))]
 
 
-def _sample_archs(space: Any, count: int, rng: random.Random) -> list[dict[str, Any]]:
-    seen, out = set(), []
-    for _ in range(count * 20):
-        if len(out) == count:
-            break
-        arch = space.sample(rng)
-        key = space.key(arch)
-        if key not in seen:
-            seen.add(key)
-            out.append(arch)
-    return out
-
-
 def _subnet_items(space: Any, archs: Sequence[Mapping[str, Any]], net: Any, config: MeasureConfig,
                   prefix: str) -> list[tuple[str, Callable[[], Any]]]:
     items = []
@@ -330,7 +317,7 @@ def measure_table_and_subnets(
             inputs[size] = torch.randn(config.batch_size, layer.in_channels, layer.resolution, layer.resolution,
                                        device=config.device)
         items.append((layer.key, (lambda m=modules[shape_free], t=inputs[size]: m(t))))
-    calibration = _sample_archs(space, config.calibration_subnets, random.Random(config.seed + 1))
+    calibration = space.sample_distinct(config.calibration_subnets, random.Random(config.seed + 1))
     items += _subnet_items(space, calibration, net, config, "calibration:")
     items += _subnet_items(space, archs, net, config, "subnet:")
     logger.info("timing %d layer configurations and %d whole subnets of space %r on %s (batch %d, %d thread(s), "

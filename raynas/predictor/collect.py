@@ -45,21 +45,11 @@ def sample_archs(
     """
     check_positive_int(None, "count", count)
     constraints = constraints or Constraints()
-    rng = random.Random(seed)
-    seen = {space.key(a) for a in exclude}
-    out: list[dict[str, Any]] = []
     draws = max_draws if max_draws is not None else 100 * count
-    for _ in range(draws):
-        arch = space.sample(rng)
-        key = space.key(arch)
-        if key in seen:
-            continue
-        seen.add(key)
-        if constraints.active and not constraints.satisfied(space, arch):
-            continue
-        out.append(arch)
-        if len(out) == count:
-            return out
+    accept = (lambda arch: constraints.satisfied(space, arch)) if constraints.active else None
+    out = space.sample_distinct(count, random.Random(seed), exclude=exclude, accept=accept, max_draws=draws)
+    if len(out) == count:
+        return out
     raise ConfigError(f"found only {len(out)} distinct feasible architectures of space {space.name!r} in {draws} "
                       f"draws, {count} were asked for; ask for fewer or relax the constraints")
 
