@@ -42,15 +42,11 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+for path in (REPO, REPO / "benchmarks"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
 
-
-def _load() -> str:
-    try:
-        return " ".join(f"{v:.2f}" for v in os.getloadavg())
-    except OSError:
-        return "n/a"
+from _records import load_average  # noqa: E402
 
 
 def _pss_bytes(pid: int) -> int:
@@ -179,7 +175,7 @@ def _gpu_epoch(args) -> None:
              f"Command: `python benchmarks/data.py --gpu-epoch {args.gpu_epoch} --workers {args.workers} "
              f"--batch-size {args.batch_size}`  ",
              f"Device: {torch.cuda.get_device_name()}; {os.cpu_count()} CPUs; date "
-             f"{dt.datetime.now().strftime('%Y-%m-%d %H:%M')}; load average {_load()}", "",
+             f"{dt.datetime.now().strftime('%Y-%m-%d %H:%M')}; load average {load_average()}", "",
              f"{args.gpu_epoch} generated 256 px JPEGs, `RandomResizedCrop(224)` + flip, method `uniform`, AMP "
              f"(float16): **{rate:.0f} images/s** ({metrics['epoch_time_s']:.1f} s; waited for data "
              f"{100 * metrics['data_wait_share']:.1f}% of it).", ""]
@@ -211,7 +207,7 @@ def main() -> None:
 
     from raynas.data.generate import write_digits_folder
 
-    load_before = _load()
+    load_before = load_average()
     started = time.time()
     with tempfile.TemporaryDirectory() as tmp:
         roots = {}
@@ -221,7 +217,7 @@ def main() -> None:
         generated_s = time.time() - started
         throughput = _throughput(roots[args.small], args)
         epochs = {n: _epoch(roots[n], args) for n in (args.small, args.large)}
-    load_after = _load()
+    load_after = load_average()
     small, large = epochs[args.small], epochs[args.large]
     rss_ratio = large["peak_tree_rss"] / small["peak_tree_rss"]
     mib = 1024 * 1024

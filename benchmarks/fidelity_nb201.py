@@ -38,15 +38,11 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+for path in (REPO, REPO / "benchmarks"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
 
-
-def _load() -> str:
-    try:
-        return " ".join(f"{v:.2f}" for v in os.getloadavg())
-    except OSError:
-        return "n/a"
+from _records import load_average  # noqa: E402
 
 
 def run(args) -> dict:
@@ -117,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", default=None, help="where the supernets go (default: a temporary folder)")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "fidelity_nb201.md"))
     args = parser.parse_args(argv)
-    load_before = _load()
+    load_before = load_average()
     results = run(args)
     command = "python benchmarks/fidelity_nb201.py " + " ".join(sys.argv[1:] if argv is None else argv)
     lines = [
@@ -126,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Command: `{command}`  ",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
         f"{'GPU' if args.gpu else 'CPU only'}; date {dt.datetime.now().strftime('%Y-%m-%d %H:%M')}; "
-        f"load average before {load_before}, after {_load()}  ",
+        f"load average before {load_before}, after {load_average()}  ",
         f"Data: {args.dataset} at {args.data_dir}; supernet nb201(channels={args.channels}, "
         f"cells_per_stage={args.cells_per_stage}, resolution={args.resolution}); {args.epochs} epochs; "
         f"{len(results['cells'])} cells (seed {args.seed}) scored with inherited weights, BN re-calibrated on "

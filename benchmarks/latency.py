@@ -28,17 +28,18 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
-import os
 import platform
 import random
-import statistics
 import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+for path in (REPO, REPO / "benchmarks"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+from _records import load_average  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -50,18 +51,11 @@ from raynas.latency import MeasureConfig, measure_table_and_subnets  # noqa: E40
 logger = logging.getLogger("benchmarks.latency")
 
 
-def _load() -> str:
-    try:
-        return " ".join(f"{v:.2f}" for v in os.getloadavg())
-    except OSError:
-        return "n/a"
-
-
 def run(variant: str, args: argparse.Namespace, space) -> dict:
     timer, _, statistic = variant.partition(":")
     config = MeasureConfig(device="cpu", batch_size=args.batch_size, threads=1, statistic=statistic, timer=timer,
                            calibration_subnets=10, seed=0, repeats=args.repeats, rounds=args.rounds)
-    load_before = _load()
+    load_before = load_average()
     started = time.monotonic()
     net = space.build_supernet()
     calibration = space.sample_distinct(config.calibration_subnets, random.Random(config.seed + 1))
@@ -81,7 +75,7 @@ def run(variant: str, args: argparse.Namespace, space) -> dict:
         "spearman": float(stats.spearmanr(full, measured).statistic),
         "kendall": float(stats.kendalltau(full, measured).statistic),
         "measured": measured, "predicted": full, "archs": archs, "table_s": table_s,
-        "load_before": load_before, "load_after": _load(), "device": table.device,
+        "load_before": load_before, "load_after": load_average(), "device": table.device,
         "residuals": table.settings["overhead_calibration"]["residuals_ms"],
     }
 

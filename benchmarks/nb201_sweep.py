@@ -26,7 +26,6 @@ import ast
 import importlib
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -34,10 +33,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+for path in (REPO, REPO / "benchmarks"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
 
 import search_spaces  # noqa: E402
+from _records import machine  # noqa: E402
 from raynas.evaluate.table import TableEvaluator, nb201_table_path  # noqa: E402
 
 DATASETS = ("cifar10", "cifar100", "imagenet16")
@@ -202,11 +203,6 @@ def mean_ranks(table: dict[str, dict[str, float]]) -> dict[str, float]:
             below, equal = sum(x < v for x in values), sum(x == v for x in values)
             ranks[s].append(below + (equal + 1) / 2)
     return {s: statistics.fmean(r) for s, r in ranks.items()}
-
-
-def machine() -> str:
-    """Host, platform, CPU count and Python version, for the records of a benchmark run."""
-    return f"{platform.node()}, {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
 
 
 _TITLE = "NAS-Bench-201 settings sweep (mean regret over seeds; ranked within each group)"

@@ -37,21 +37,17 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+for path in (REPO, REPO / "benchmarks"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+from _records import load_average  # noqa: E402
 
 import torch  # noqa: E402
 
 from raynas.ofa import NETS, import_ofa, to_ofa  # noqa: E402
 
 DEFAULT_NETS = ["ofa_mbv3_d234_e346_k357_w1.0", "ofa_proxyless_d234_e346_k357_w1.3"]
-
-
-def _load() -> str:
-    try:
-        return " ".join(f"{v:.2f}" for v in os.getloadavg())
-    except OSError:
-        return "n/a"
 
 
 def _ofa_net(net_id: str):
@@ -109,7 +105,7 @@ def main() -> int:
     nets = list(NETS) if args.nets == ["all"] else args.nets
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    load_before, started = _load(), time.monotonic()
+    load_before, started = load_average(), time.monotonic()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for net_id in nets:
@@ -145,14 +141,14 @@ def main() -> int:
                                 "net": net_id, "subnet": label, "resolution": r, "batch": batch, "kind": kind,
                                 "raynas_cpu": statistics.median(t["a_cpu"]), "ofa_cpu": statistics.median(t["b_cpu"]),
                                 "raynas_wall": statistics.median(t["a_wall"]), "ofa_wall": statistics.median(t["b_wall"]),
-                                "bitwise": bitwise[kind], "rel_diff": exact[kind], "load": _load(),
+                                "bitwise": bitwise[kind], "rel_diff": exact[kind], "load": load_average(),
                             }
                             rows.append(row)
                             print(f"{net_id} {label:8s} b{batch:<2d} {kind:8s} raynas {row['raynas_cpu']:8.1f} ms  "
                                   f"ofa {row['ofa_cpu']:8.1f} ms  ratio {row['raynas_cpu'] / row['ofa_cpu']:.3f}  "
                                   f"(wall {row['raynas_wall'] / row['ofa_wall']:.3f}) load {row['load']}", flush=True)
     elapsed = time.monotonic() - started
-    _write(args, rows, load_before, _load(), elapsed)
+    _write(args, rows, load_before, load_average(), elapsed)
     print(f"wrote {args.out}")
     return 0
 

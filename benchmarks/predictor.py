@@ -30,7 +30,6 @@ import argparse
 import datetime as dt
 import json
 import logging
-import os
 import random
 import statistics
 import sys
@@ -39,8 +38,11 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+for path in (REPO, REPO / "benchmarks"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+from _records import load_average  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -62,13 +64,6 @@ from raynas.predictor import (  # noqa: E402
 )
 
 logger = logging.getLogger("benchmarks.predictor")
-
-
-def _load() -> str:
-    try:
-        return " ".join(f"{v:.2f}" for v in os.getloadavg())
-    except OSError:
-        return "n/a"
 
 
 def get_pairs(args, space, evaluator) -> tuple[list[dict], str]:
@@ -260,7 +255,7 @@ def main() -> None:
     for noisy in ("ray", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     torch.set_num_threads(1)
-    load_before = _load()
+    load_before = load_average()
     saved = open_checkpoint(args.checkpoint)
     args.checkpoint_note = args.checkpoint_note or f"`{args.checkpoint}` ({saved.meta.get('train_config')})"
     space = saved.space
@@ -286,7 +281,7 @@ def main() -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     write(out, args, space, pairs_source, table_source, results, baselines, pool, test, searches, table,
-          f"{load_before} at the start, {_load()} at the end")
+          f"{load_before} at the start, {load_average()} at the end")
     logger.info("wrote %s", out)
 
 

@@ -295,7 +295,7 @@ def cmd_latency(args: argparse.Namespace) -> int:
     print(f"latency table {args.table}: space {table.space!r}, {len(table)} entries, measured {table.created}")
     print(f"  device: {table.device.get('name')} ({table.device.get('kind')}), torch {table.device.get('torch')}, "
           f"threads {table.device.get('threads')}")
-    print(f"  settings: " + ", ".join(f"{k}={v}" for k, v in table.settings.items() if not isinstance(v, dict)))
+    print("  settings: " + ", ".join(f"{k}={v}" for k, v in table.settings.items() if not isinstance(v, dict)))
     print(f"  overhead {table.overhead_ms:+.4f} ms; smallest subnet {space.latency(space.smallest(), table):.3f} ms, "
           f"largest {space.latency(space.largest(), table):.3f} ms")
     if args.arch:

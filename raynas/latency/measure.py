@@ -25,7 +25,7 @@ from raynas.checks import check_choice, check_int
 from raynas._config import from_dict
 from raynas.errors import ConfigError
 from raynas.latency._device import DEVICES, describe_device
-from raynas.latency._layers import LayerConfig, check_mobilenet_space, space_layers, subnet_layers
+from raynas.latency._layers import LayerConfig, check_mobilenet_space, space_layers
 from raynas.latency.table import LatencyTable
 
 __all__ = ["MeasureConfig", "measure_table", "measure_table_and_subnets", "measure_subnets", "time_callable", "build_layer", "summarize", "percentile"]

@@ -11,7 +11,6 @@ import math
 import statistics
 import struct
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
 
