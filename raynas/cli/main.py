@@ -70,6 +70,10 @@ def _train_options(p: argparse.ArgumentParser, *, epochs: int) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import strategies
+
+    strategy_help = (f"search strategy: {', '.join(strategies.available())} (default: 'default', that is "
+                     f"{strategies.DEFAULT!r}; NSGA-II with several --objectives)")
     parser = _Parser(prog="raynas", description="Neural-architecture search with weight sharing, on Ray.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -79,8 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(run)
     _train_options(run, epochs=8)
     run.add_argument("--out", default=None, help="output folder (default: runs/run-<time>)")
-    run.add_argument("--strategy", default="default",
-                     help="search strategy (see strategies.available()); default: strategies.DEFAULT")
+    run.add_argument("--strategy", default="default", help=strategy_help)
     run.add_argument("--budget", type=positive_int, default=40, help="number of subnets to evaluate")
     run.add_argument("--concurrency", type=positive_int, default=2, help="trials evaluated at once")
     _ray_options.add_options(run)
@@ -101,8 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(search)
     search.add_argument("--checkpoint", default=None,
                         help="a supernet file or a `raynas train --out` folder (needed by --evaluator supernet)")
-    search.add_argument("--strategy", default="default",
-                        help="search strategy (see strategies.available()); default: strategies.DEFAULT")
+    search.add_argument("--strategy", default="default", help=strategy_help)
     search.add_argument("--budget", type=positive_int, default=None,
                         help="number of trials (default 100; with --resume, the budget the search started with)")
     search.add_argument("--concurrency", type=positive_int, default=2, help="trials evaluated at once")

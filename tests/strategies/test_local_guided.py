@@ -304,6 +304,12 @@ def test_search_and_the_cli_use_the_default_when_no_strategy_is_named():
     assert inspect.signature(raynas.search).parameters["strategy"].default == "default"
     args = build_parser().parse_args(["search", "--checkpoint", "runs/x", "--out", "runs/y"])
     assert args.strategy == "default"
+    # --help names every strategy and what the default is
+    for command in ("search", "run"):
+        sub = next(a for a in build_parser()._actions if a.dest == "command").choices[command]
+        text = " ".join(next(a for a in sub._actions if a.dest == "strategy").help.split())
+        assert f"that is {strategies.DEFAULT!r}" in text
+        assert all(name in text for name in strategies.available()), text
 
 
 def test_the_default_with_several_objectives_is_nsga2():
