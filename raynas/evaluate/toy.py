@@ -36,8 +36,7 @@ class ToyEvaluator:
     def __init__(self, space: Any, *, delay_s: float = 0.0, chunks: int = 1, noise: float = 0.0, seed: int = 0):
         check_float(None, "delay_s", delay_s, low=0.0)
         check_int(None, "chunks", chunks, low=1)
-        if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not noise >= 0 or not math.isfinite(noise):
-            raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+        check_float(None, "noise", noise, low=0.0)
         self.space = space
         self.delay_s = float(delay_s)
         self.num_chunks = chunks
