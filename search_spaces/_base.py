@@ -8,6 +8,7 @@ override :meth:`canonical` and :attr:`size`; subclasses with a supernet override
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import random
@@ -15,6 +16,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from raynas.checks import check_positive_int
 from raynas.errors import InvalidArchitecture
 
 __all__ = ["SearchSpace", "Arch", "pick"]
@@ -257,6 +259,22 @@ class SearchSpace:
 
     def input_shape(self, arch: Mapping[str, Any]) -> tuple[int, int, int]:
         raise NotImplementedError(f"space {self.name!r} has no network, so no input shape")
+
+    def with_num_classes(self, num_classes: int) -> "SearchSpace":
+        """A copy of this space whose classifier (and so flops/params) has ``num_classes`` outputs."""
+        if not hasattr(self, "num_classes"):
+            raise NotImplementedError(f"space {self.name!r} has no classifier, so no num_classes to change")
+        check_positive_int(None, "num_classes", num_classes)
+        if num_classes == self.num_classes:
+            return self
+        space = copy.copy(self)
+        space.num_classes = num_classes
+        space.kwargs = {**self.kwargs, "num_classes": num_classes}
+        space._num_classes_changed()
+        return space
+
+    def _num_classes_changed(self) -> None:
+        """Hook for :meth:`with_num_classes`: recompute what depends on the classifier."""
 
     def build_supernet(self, num_classes: int = 10):
         raise NotImplementedError(

@@ -27,7 +27,6 @@ nothing); ``params(arch)`` is the extracted subnet's parameter count. Both are e
 
 from __future__ import annotations
 
-import copy
 from typing import Any, Mapping, Sequence
 
 from raynas.checks import check_int, check_positive_int
@@ -192,16 +191,8 @@ class CellSpace(SearchSpace):
         """The most expensive op of every edge (by FLOPs, then params; the first listed on ties)."""
         return self._by_cost(True)
 
-    def with_num_classes(self, num_classes: int) -> "CellSpace":
-        """A copy of this space whose classifier (and so flops/params) has ``num_classes`` outputs."""
-        check_positive_int(None, "num_classes", num_classes)
-        if num_classes == self.num_classes:
-            return self
-        space = copy.copy(self)
-        space.num_classes = num_classes
-        space.kwargs = {**self.kwargs, "num_classes": num_classes}
-        space._compute_costs()
-        return space
+    def _num_classes_changed(self) -> None:
+        self._compute_costs()
 
     def build_supernet(self, num_classes: int | None = None) -> CellSupernet:
         """A :class:`~raynas.nn.CellSupernet` over this space, the largest subnet active.

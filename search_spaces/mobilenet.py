@@ -9,7 +9,6 @@ for head convs with several widths. Blocks at or past a stage's depth are inacti
 
 from __future__ import annotations
 
-import copy
 import functools
 from typing import Any, Mapping, Sequence
 
@@ -279,16 +278,8 @@ class MobileNetSpace(SearchSpace):
         return flops, params
 
     # -- the supernet --------------------------------------------------------------------------
-    def with_num_classes(self, num_classes: int) -> "MobileNetSpace":
-        """A copy of this space whose classifier (and so flops/params) has ``num_classes`` outputs."""
-        check_positive_int(None, "num_classes", num_classes)
-        if num_classes == self.num_classes:
-            return self
-        space = copy.copy(self)
-        space.num_classes = num_classes
-        space.kwargs = {**self.kwargs, "num_classes": num_classes}
-        space._make_cache()
-        return space
+    def _num_classes_changed(self) -> None:
+        self._make_cache()
 
     def build_supernet(self, num_classes: int | None = None) -> ElasticMobileNet:
         """An :class:`~raynas.nn.ElasticMobileNet` over this space, the largest subnet active.

@@ -135,3 +135,22 @@ def test_validation_check_catches_a_silent_space():
     space.validate = lambda arch: dict(arch)
     with pytest.raises(ContractError, match="accepted the invalid architecture"):
         testing.check_validate_rejects_unknown_key(space)
+
+
+@pytest.mark.parametrize("name", SPACES)
+def test_with_num_classes_copies_the_space_with_another_classifier(name):
+    space = _make(name)
+    assert space.with_num_classes(space.num_classes) is space
+    other = space.with_num_classes(space.num_classes + 7)
+    arch = space.largest()
+    assert other.num_classes == space.num_classes + 7 and other.kwargs["num_classes"] == other.num_classes
+    assert other.params(arch) > space.params(arch)
+    assert "num_classes" not in space.kwargs or space.kwargs["num_classes"] == space.num_classes
+    with pytest.raises(ConfigError, match="num_classes"):
+        space.with_num_classes(0)
+
+
+def test_with_num_classes_on_a_space_without_classifier_says_so():
+    space = search_spaces.ChoiceSpace({"a": (1, 2)}, name="plain")
+    with pytest.raises(NotImplementedError, match="space 'plain' has no classifier"):
+        space.with_num_classes(3)
