@@ -7,6 +7,9 @@ STAMP := $(VENV)/.raynas-installed
 # reference machine); override on other platforms, e.g. `make TORCH="torch torchvision"`.
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 PYTEST_ARGS ?=
+# pytest-xdist workers: the suite mostly waits on Ray and subprocesses, so two workers
+# shorten it on two cores; TEST_JOBS=0 runs it in one process.
+TEST_JOBS ?= 2
 
 .PHONY: run test install clean
 
@@ -14,7 +17,7 @@ run: $(STAMP)
 	$(VENV)/bin/raynas run
 
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_JOBS) $(PYTEST_ARGS)
 
 install: $(STAMP)
 
