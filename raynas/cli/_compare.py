@@ -82,8 +82,9 @@ def add_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None], po
     cmp.add_argument("--budget", type=positive_int, default=50, help="evaluations per run (default 50)")
     cmp.add_argument("--seeds", type=positive_int, default=3, help="seeds per strategy: 0..S-1 (default 3)")
     cmp.add_argument("--concurrency", type=positive_int, default=2, help="trials evaluated at once (default 2)")
-    cmp.add_argument("--max-flops", type=positive_float, default=None)
-    cmp.add_argument("--max-params", type=positive_float, default=None)
+    cmp.add_argument("--max-flops", type=positive_float, default=None, help="only subnets with at most this many FLOPs")
+    cmp.add_argument("--max-params", type=positive_float, default=None,
+                     help="only subnets with at most this many parameters")
     cmp.add_argument("--objectives", default=None, metavar="NAME:MODE[:WEIGHT],...",
                      help="several objectives, e.g. accuracy:max,flops:min: returns the Pareto set (see below for "
                           "how each strategy handles them)")

@@ -62,9 +62,9 @@ def add_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None], po
     measure.add_argument("--space", default=None, help="search space name (default: the checkpoint's, else tiny)")
     measure.add_argument("--checkpoint", default=None,
                          help="take the space and its arguments (e.g. input channels) from this supernet")
-    measure.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    measure.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to time (default cpu)")
     measure.add_argument("--out", required=True, help="the table file to write (JSON)")
-    measure.add_argument("--batch-size", type=positive_int, default=1)
+    measure.add_argument("--batch-size", type=positive_int, default=1, help="images per timed call (default 1)")
     measure.add_argument("--threads", type=positive_int, default=1, help="torch threads while timing")
     measure.add_argument("--warmup", type=int, default=5, help="untimed calls per item and round")
     measure.add_argument("--repeats", type=positive_int, default=10, help="timed samples per item and round")
@@ -77,10 +77,11 @@ def add_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None], po
                               "which leaves out waiting for other processes on a shared machine (cpu, 1 thread)")
     measure.add_argument("--calibration-subnets", type=int, default=10,
                          help="whole subnets timed to measure the constant overhead (0: none)")
-    measure.add_argument("--seed", type=int, default=0)
+    measure.add_argument("--seed", type=int, default=0,
+                         help="seeds the shuffled rounds and the calibration subnets (default 0)")
     show = lsub.add_parser("show", help="describe a table; with --arch, predict one subnet's latency layer by layer")
     common(show)
-    show.add_argument("table")
+    show.add_argument("table", help="a latency table file from `raynas latency measure`")
     show.add_argument("--arch", default=None, help="an architecture as JSON, or a file holding it (best.json works)")
 
     predictor = sub.add_parser("predictor", help="accuracy predictors: collect (arch, accuracy) pairs, fit an MLP",
@@ -102,12 +103,12 @@ def add_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None], po
     fit.add_argument("--out", required=True, help="the predictor file to write (torch, weights-only loadable)")
     fit.add_argument("--holdout", type=float, default=0.2,
                      help="fraction of pairs held out to report Kendall tau and RMSE (0: fit on all)")
-    fit.add_argument("--epochs", type=positive_int, default=200)
-    fit.add_argument("--hidden-size", type=positive_int, default=400)
-    fit.add_argument("--num-layers", type=positive_int, default=3)
-    fit.add_argument("--lr", type=positive_float, default=1e-3)
-    fit.add_argument("--weight-decay", type=float, default=3e-2)
-    fit.add_argument("--fit-batch-size", type=positive_int, default=32)
+    fit.add_argument("--epochs", type=positive_int, default=200, help="training epochs (default 200)")
+    fit.add_argument("--hidden-size", type=positive_int, default=400, help="units per hidden layer (default 400)")
+    fit.add_argument("--num-layers", type=positive_int, default=3, help="hidden layers (default 3)")
+    fit.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    fit.add_argument("--weight-decay", type=float, default=3e-2, help="weight decay (default 3e-2)")
+    fit.add_argument("--fit-batch-size", type=positive_int, default=32, help="pairs per training step (default 32)")
 
 
 def _collect_options(p: argparse.ArgumentParser, positive_int: Callable, *, required: bool) -> None:
@@ -116,7 +117,8 @@ def _collect_options(p: argparse.ArgumentParser, positive_int: Callable, *, requ
     p.add_argument("--concurrency", type=positive_int, default=2, help="Ray tasks in flight")
     p.add_argument("--dataset", default=None, help="data set (default: the one the supernet was trained on)")
     p.add_argument("--data-dir", default=None, help="the image folder's ROOT (default: the one it was trained on)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="seeds the random subnets (and for fit, the hold-out split and the weights; default 0)")
     from raynas.cli._data import add_eval_data_options
 
     add_eval_data_options(p)

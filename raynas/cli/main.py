@@ -56,12 +56,12 @@ def _train_options(p: argparse.ArgumentParser, *, epochs: int) -> None:
                    help="mixed precision: float16 with loss scaling on CUDA, bfloat16 on CPU")
     p.add_argument("--stop-after-epoch", type=positive_int, default=None,
                    help="stop after this epoch with a checkpoint; --resume continues the run")
-    p.add_argument("--epochs", type=positive_int, default=epochs)
-    p.add_argument("--batch-size", type=positive_int, default=64)
-    p.add_argument("--lr", type=positive_float, default=0.25)
+    p.add_argument("--epochs", type=positive_int, default=epochs, help=f"training epochs (default {epochs})")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="images per worker and step (default 64)")
+    p.add_argument("--lr", type=positive_float, default=0.25, help="peak learning rate (default 0.25)")
     p.add_argument("--workers", type=positive_int, default=2, help="Ray Train workers (data-parallel)")
     p.add_argument("--gpu", action="store_true", help="one GPU per worker (NCCL)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--checkpoint-every", type=positive_int, default=1, help="epochs between checkpoints")
     p.add_argument("--max-failures", type=int, default=0, help="worker failures Ray Train recovers from")
     from raynas.data import AUGMENTS
@@ -116,9 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--archs-per-trial", type=positive_int, default=1,
                         help="subnets evaluated in one Tune trial: pays Tune's per-trial cost once per batch "
                              "(worth it when one evaluation takes well under a second)")
-    search.add_argument("--seed", type=int, default=0)
-    search.add_argument("--max-flops", type=positive_float, default=None)
-    search.add_argument("--max-params", type=positive_float, default=None)
+    search.add_argument("--seed", type=int, default=0, help="the strategy's seed (default 0)")
+    search.add_argument("--max-flops", type=positive_float, default=None,
+                        help="only subnets with at most this many FLOPs")
+    search.add_argument("--max-params", type=positive_float, default=None,
+                        help="only subnets with at most this many parameters")
     search.add_argument("--dataset", default=None, help="data set (default: the one the supernet was trained on)")
     search.add_argument("--data-dir", default=None,
                         help="the image folder's ROOT or torchvision's data folder (default: the one it was trained on)")
