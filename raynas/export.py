@@ -17,6 +17,14 @@ entry in a state-dict file. :func:`read_metadata` reads it from any of them.
 
       model = torch.jit.load("subnet.pt"); logits = model(images)
 
+- ``torch_export``: a ``torch.export`` program (``.pt2``, the successor of TorchScript,
+  which torch 2.14 deprecates), with a dynamic batch axis and the same extra files
+  (``arch.json``, ``input_shape.json``, ``preprocessing.json``). It needs only ``torch``::
+
+      model = torch.export.load("subnet.pt2").module(); logits = model(images)
+
+  ``torch.export.load`` unpickles parts of the file: load only files you trust.
+  :func:`read_metadata` reads the extra files from the archive without loading it.
 - ``state_dict``: a weights-only torch file ``{"format": "raynas.subnet", "state_dict":
   ..., "arch": ..., "space": ..., "space_kwargs": ..., "num_classes": ..., "input_shape": ...}``;
   :func:`load_subnet` rebuilds the module from it (this one needs raynas to rebuild).
@@ -50,7 +58,7 @@ __all__ = ["FORMATS", "SUBNET_FORMAT", "PREPROCESSING_FILE", "export_subnet", "p
 
 logger = logging.getLogger(__name__)
 
-FORMATS = ("state_dict", "torchscript", "onnx")
+FORMATS = ("state_dict", "torchscript", "torch_export", "onnx")
 SUBNET_FORMAT = "raynas.subnet"
 PREPROCESSING_FILE = "preprocessing.json"  # the TorchScript extra file
 _ONNX_HINT = "pip install onnx onnxscript (or pip install 'raynas[onnx]' onnxscript)"
@@ -224,9 +232,12 @@ def export_subnet(
         with warnings.catch_warnings():  # TorchScript is what this format promises, deprecated or not
             warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated", category=FutureWarning)
             scripted = torch.jit.script(subnet)
-            scripted.save(str(out), _extra_files={"arch.json": json.dumps(canonical, sort_keys=True),
-                                                  "input_shape.json": json.dumps(list(shape)),
-                                                  PREPROCESSING_FILE: json.dumps(preprocessing, sort_keys=True)})
+            scripted.save(str(out), _extra_files=_extra_files(canonical, shape, preprocessing))
+    elif format == "torch_export":
+        # batch 2 in the example: a batch of 1 would be specialised to a constant
+        program = torch.export.export(subnet, (torch.zeros((2, *shape)),),
+                                      dynamic_shapes=({0: torch.export.Dim("batch", min=1)},))
+        torch.export.save(program, str(out), extra_files=_extra_files(canonical, shape, preprocessing))
     elif format == "state_dict":
         torch.save({
             "format": SUBNET_FORMAT, "version": 1, "arch": dict(canonical), "space": space.name,
@@ -255,6 +266,28 @@ def export_subnet(
     logger.info("exported %s subnet (%.4g FLOPs, %.4g params) to %s", format, flops, params, out)
     return ExportResult(path=out, format=format, arch=dict(canonical), input_shape=shape, flops=flops, params=params,
                         preprocessing=preprocessing)
+
+
+def _extra_files(arch: Mapping[str, Any], shape: tuple[int, ...], preprocessing: Mapping[str, Any]) -> dict[str, str]:
+    """The JSON files a TorchScript or ``torch.export`` file carries beside the model."""
+    return {"arch.json": json.dumps(dict(arch), sort_keys=True), "input_shape.json": json.dumps(list(shape)),
+            PREPROCESSING_FILE: json.dumps(dict(preprocessing), sort_keys=True)}
+
+
+def _exported_program_file(path: Path, name: str) -> str | None:
+    """The extra file ``name`` of a ``torch.export`` archive, read from the zip (nothing unpickled);
+    None when ``path`` is not such an archive."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            if not any(n.endswith("/models/model.json") or n.endswith("/archive_format") for n in names):
+                return None
+            entry = next((n for n in names if n.endswith(f"/extra/{name}")), None)
+            return archive.read(entry).decode() if entry else ""
+    except (zipfile.BadZipFile, OSError, KeyError):
+        return None
 
 
 def _preprocessing(checkpoint: str | os.PathLike, dataset: str | None, shape: tuple[int, ...],
@@ -290,7 +323,7 @@ def _set_onnx_metadata(path: Path, props: Mapping[str, str]) -> None:
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
-    """The preprocessing an exported file records (TorchScript, ONNX or state dict), as a dict.
+    """The preprocessing an exported file records (TorchScript, ``torch.export``, ONNX or state dict), as a dict.
 
     Raises:
         InvalidCheckpoint: the file is none of those, or records none.
@@ -303,6 +336,8 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
         import onnx
 
         text = {p.key: p.value for p in onnx.load(str(path)).metadata_props}.get("raynas.preprocessing")
+    elif (exported := _exported_program_file(path, PREPROCESSING_FILE)) is not None:
+        text = exported or None
     else:
         try:
             files = {PREPROCESSING_FILE: ""}

@@ -218,7 +218,8 @@ def test_errors_name_the_problem(checkpoint, arch, tmp_path, capsys):
     wrong = dict(arch, resolution=13)
     with pytest.raises(InvalidArchitecture, match="resolution"):
         export_subnet(checkpoint, wrong, tmp_path / "m.pt")
-    with pytest.raises(ConfigError, match=r"format must be one of \['state_dict', 'torchscript', 'onnx'\], got 'tflite'"):
+    with pytest.raises(ConfigError, match=r"format must be one of \['state_dict', 'torchscript', 'torch_export', "
+                                          r"'onnx'\], got 'tflite'"):
         export_subnet(checkpoint, arch, tmp_path / "m.pt", format="tflite")
     with pytest.raises(ConfigError, match="neither a JSON object nor an existing file"):
         load_arch(str(tmp_path / "missing.json"))
@@ -228,3 +229,57 @@ def test_errors_name_the_problem(checkpoint, arch, tmp_path, capsys):
     assert main(["export", "--checkpoint", str(checkpoint), "--arch", "{}", "--out", str(tmp_path / "m.pt"),
                  "--format", "keras"]) == 2
     assert "invalid choice: 'keras'" in capsys.readouterr().err
+
+
+def test_torch_export_runs_without_raynas_and_matches_the_active_path(checkpoint, arch, tmp_path):
+    out = tmp_path / "subnet.pt2"
+    result = export_subnet(checkpoint, arch, out, format="torch_export")
+    assert result.path == out and result["format"] == "torch_export" and out.stat().st_size > 0
+    torch.manual_seed(2)
+    xs = {"one": torch.randn(1, *result["input_shape"]), "five": torch.randn(5, *result["input_shape"])}
+    torch.save(xs, tmp_path / "x.pt")
+
+    proc = _torch_only_python(f"""
+        import json
+        for name in ("raynas", "search_spaces", "strategies"):
+            try:
+                __import__(name)
+            except ModuleNotFoundError:
+                pass
+            else:
+                raise SystemExit(name + " is importable: the test would prove nothing")
+        import torch
+        extra = {{"arch.json": ""}}
+        model = torch.export.load({str(out)!r}, extra_files=extra).module()
+        xs = torch.load({str(tmp_path / 'x.pt')!r})
+        with torch.no_grad():
+            torch.save({{k: model(x) for k, x in xs.items()}}, {str(tmp_path / 'y.pt')!r})
+        print(extra["arch.json"])
+    """, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == search_spaces.get("tiny").canonical(arch)
+    got = torch.load(tmp_path / "y.pt")
+    for key, x in xs.items():  # any batch size, 1 included
+        expected = _active_path(checkpoint, arch, x)
+        assert got[key].shape == expected.shape == (len(x), 10)
+        torch.testing.assert_close(got[key], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_torch_export_records_its_preprocessing_read_without_loading_the_program(checkpoint, arch, tmp_path,
+                                                                                    monkeypatch):
+    result = export_subnet(checkpoint, arch, tmp_path / "deploy.bin", format="torch_export", calibrate=False)
+    _check_digits_preprocessing(result["preprocessing"], result)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("read_metadata loaded the program")
+
+    monkeypatch.setattr(torch.export, "load", refuse)  # the metadata comes from the archive, nothing unpickled
+    assert read_metadata(result.path) == result["preprocessing"]
+
+
+def test_cli_export_torch_export_says_how_to_load_it(checkpoint, arch, tmp_path, capsys):
+    out = tmp_path / "subnet.pt2"
+    assert main(["export", "--checkpoint", str(checkpoint), "--arch", json.dumps(arch), "--out", str(out),
+                 "--format", "torch_export", "--no-calibrate"]) == 0
+    assert f"model = torch.export.load({str(out)!r}).module()" in capsys.readouterr().out
+    assert out.exists()

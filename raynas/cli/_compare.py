@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from raynas.cli import _fidelity
 from raynas.errors import ConfigError
+from raynas.export import FORMATS
 
 __all__ = ["add_commands", "COMMANDS"]
 
@@ -33,6 +34,8 @@ examples:
 EXPORT_EPILOG = """\
 formats:
   torchscript  torch.jit.load(PATH) runs it with torch alone (no raynas needed)
+  torch_export torch.export.load(PATH).module() runs it with torch alone (.pt2; TorchScript's
+               successor, torch 2.14 deprecates TorchScript); load only files you trust
   state_dict   a weights-only torch file; raynas.export.load_subnet(PATH) rebuilds the module
   onnx         needs `pip install onnx onnxscript` (or the raynas[onnx] extra); input of the
                exported resolution, any batch size
@@ -114,7 +117,7 @@ def add_commands(sub: Any, common: Callable[[argparse.ArgumentParser], None], po
     exp.add_argument("--arch", required=True, metavar="JSON_OR_FILE",
                      help="the architecture: JSON text, a JSON file, or a search's best.json")
     exp.add_argument("--out", required=True, help="the file to write")
-    exp.add_argument("--format", choices=("state_dict", "torchscript", "onnx"), default="torchscript",
+    exp.add_argument("--format", choices=FORMATS, default="torchscript",
                      help="default torchscript")
     exp.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     exp.add_argument("--dataset", default=None,
@@ -234,6 +237,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(f"  preprocessing: {prep.get('note', 'unknown')}; {prep['num_classes']} classes (recorded in the file)")
     if args.format == "torchscript":
         print(f"  load with torch alone: model = torch.jit.load({str(result.path)!r})")
+    elif args.format == "torch_export":
+        print(f"  load with torch alone: model = torch.export.load({str(result.path)!r}).module()")
     elif args.format == "state_dict":
         print(f"  load with: raynas.export.load_subnet({str(result.path)!r})")
     return 0
