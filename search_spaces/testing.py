@@ -52,6 +52,7 @@ __all__ = [
     "check_flops_and_params",
     "check_extracted_subnet_is_standalone",
     "check_torchscript",
+    "check_torch_export",
     "check_sort_channels",
     "check_set_active_rejects_invalid_arch",
     "check_checkpoint_round_trip",
@@ -287,6 +288,31 @@ def check_torchscript(space: Any, net: Any, budget: Budget | None = None) -> Non
             _fail(f"space {space.name!r}: the compiled subnet computes something else")
 
 
+def check_torch_export(space: Any, net: Any, budget: Budget | None = None) -> None:
+    """The largest subnet exports with ``torch.export`` (a dynamic batch axis, as ``raynas export
+    --format torch_export`` writes it) and computes the same at batch 1 and at the budget's batch.
+
+    A subnet ``torch.export`` cannot capture makes the check not applicable (that format is then
+    unavailable for the space; TorchScript, ONNX aside, and state dicts still are)."""
+    budget = budget_for(space) if budget is None else budget
+    arch = contract_largest(space, budget)
+    subnet = net.extract(arch).eval()
+    shape = tuple(space.input_shape(arch))
+    try:
+        program = torch.export.export(subnet, (torch.zeros(2, *shape),),
+                                      dynamic_shapes=({0: torch.export.Dim("batch", min=1)},))
+    except Exception as exc:  # noqa: BLE001 - torch.export raises many types for code it cannot capture
+        raise NotApplicable(f"space {space.name!r}: torch.export cannot capture the subnet "
+                            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from exc
+    exported = program.module()
+    generator = torch.Generator().manual_seed(12)
+    for batch in sorted({1, budget.batch_size}):
+        x = torch.randn(batch, *shape, generator=generator)
+        with torch.no_grad():
+            if not torch.allclose(exported(x), subnet(x), atol=ATOL, rtol=RTOL):
+                _fail(f"space {space.name!r}: the torch.export program computes something else at batch {batch}")
+
+
 def check_sort_channels(space: Any, net: Any = None, budget: Budget | None = None) -> None:
     """``sort_channels`` on a fresh supernet changes weights but not the largest subnet's output."""
     budget = budget_for(space) if budget is None else budget
@@ -364,6 +390,7 @@ SUPERNET_CHECKS: tuple[Callable[..., None], ...] = (
     check_flops_and_params,
     check_extracted_subnet_is_standalone,
     check_torchscript,
+    check_torch_export,
     check_sort_channels,
     check_set_active_rejects_invalid_arch,
     check_checkpoint_round_trip,

@@ -154,3 +154,38 @@ def test_with_num_classes_on_a_space_without_classifier_says_so():
     space = search_spaces.ChoiceSpace({"a": (1, 2)}, name="plain")
     with pytest.raises(NotImplementedError, match="space 'plain' has no classifier"):
         space.with_num_classes(3)
+
+
+class _Stateful(torch.nn.Module):
+    """Adds a Python-side counter: torch.export bakes the value at capture, eager mode moves on."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner, self.calls = inner, 0
+
+    def forward(self, x):
+        self.calls += 1
+        return self.inner(x) + self.calls
+
+
+class _DataDependent(torch.nn.Module):
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        y = self.inner(x)
+        return y if bool(y.sum() > 0) else -y
+
+
+@pytest.mark.parametrize("wrapper,expected,needle", [
+    (_Stateful, ContractError, "the torch.export program computes something else at batch"),
+    (_DataDependent, NotApplicable, "torch.export cannot capture the subnet"),
+])
+def test_torch_export_check_catches_a_program_that_differs_and_says_when_it_cannot_apply(wrapper, expected, needle):
+    space = search_spaces.get("tiny")
+    net = space.build_supernet().eval()
+    original = net.extract
+    net.extract = lambda arch=None: wrapper(original(arch)).eval()
+    with pytest.raises(expected, match=needle):
+        testing.check_torch_export(space, net, testing.Budget(num_random=0))
