@@ -68,9 +68,20 @@ def _active_path(checkpoint, arch, x, *, calibrate=True):
 
 def _torch_only_python(code: str, cwd: Path) -> subprocess.CompletedProcess:
     """Run ``code`` with ``python -I -S``: no site processing (so the editable raynas install is not
-    on the path), no PYTHON* variables, no current folder; only torch's site-packages folder is added."""
+    on the path), no PYTHON* variables, no current folder; only torch's site-packages folder is added.
+    The code runs only after it is checked that raynas and its packages cannot be imported."""
     site_packages = Path(torch.__file__).resolve().parents[1]
-    prelude = f"import sys; sys.path.append({str(site_packages)!r})\n"
+    prelude = textwrap.dedent(f"""
+        import sys
+        sys.path.append({str(site_packages)!r})
+        for name in ("raynas", "search_spaces", "strategies"):
+            try:
+                __import__(name)
+            except ModuleNotFoundError:
+                pass
+            else:
+                raise SystemExit(name + " is importable: the test would prove nothing")
+    """)
     return subprocess.run([sys.executable, "-I", "-S", "-c", prelude + textwrap.dedent(code)], cwd=cwd,
                           capture_output=True, text=True, timeout=300)
 
@@ -87,13 +98,6 @@ def test_torchscript_runs_without_raynas_and_matches_the_active_path(checkpoint,
 
     proc = _torch_only_python(f"""
         import json
-        for name in ("raynas", "search_spaces", "strategies"):
-            try:
-                __import__(name)
-            except ModuleNotFoundError:
-                pass
-            else:
-                raise SystemExit(name + " is importable: the test would prove nothing")
         import torch
         extra = {{"arch.json": ""}}
         model = torch.jit.load({str(out)!r}, _extra_files=extra)
@@ -241,13 +245,6 @@ def test_torch_export_runs_without_raynas_and_matches_the_active_path(checkpoint
 
     proc = _torch_only_python(f"""
         import json
-        for name in ("raynas", "search_spaces", "strategies"):
-            try:
-                __import__(name)
-            except ModuleNotFoundError:
-                pass
-            else:
-                raise SystemExit(name + " is importable: the test would prove nothing")
         import torch
         extra = {{"arch.json": ""}}
         model = torch.export.load({str(out)!r}, extra_files=extra).module()
