@@ -48,13 +48,13 @@ import logging
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from raynas.checks import check_choice
 from raynas.errors import ConfigError, InvalidCheckpoint
 
-__all__ = ["FORMATS", "SUBNET_FORMAT", "PREPROCESSING_FILE", "export_subnet", "prepare_subnet", "recorded_data",
-           "load_arch", "load_subnet", "read_metadata", "ExportResult"]
+__all__ = ["FORMATS", "SUBNET_FORMAT", "PREPROCESSING_FILE", "export_subnet", "export_program", "prepare_subnet",
+           "recorded_data", "load_arch", "load_subnet", "read_metadata", "ExportResult"]
 
 logger = logging.getLogger(__name__)
 
@@ -234,10 +234,8 @@ def export_subnet(
             scripted = torch.jit.script(subnet)
             scripted.save(str(out), _extra_files=_extra_files(canonical, shape, preprocessing))
     elif format == "torch_export":
-        # batch 2 in the example: a batch of 1 would be specialised to a constant
-        program = torch.export.export(subnet, (torch.zeros((2, *shape)),),
-                                      dynamic_shapes=({0: torch.export.Dim("batch", min=1)},))
-        torch.export.save(program, str(out), extra_files=_extra_files(canonical, shape, preprocessing))
+        torch.export.save(export_program(subnet, shape), str(out),
+                          extra_files=_extra_files(canonical, shape, preprocessing))
     elif format == "state_dict":
         torch.save({
             "format": SUBNET_FORMAT, "version": 1, "arch": dict(canonical), "space": space.name,
@@ -266,6 +264,16 @@ def export_subnet(
     logger.info("exported %s subnet (%.4g FLOPs, %.4g params) to %s", format, flops, params, out)
     return ExportResult(path=out, format=format, arch=dict(canonical), input_shape=shape, flops=flops, params=params,
                         preprocessing=preprocessing)
+
+
+def export_program(module: Any, input_shape: Sequence[int]):
+    """``torch.export.export`` of ``module`` for inputs of ``input_shape`` (C, H, W) with a
+    dynamic batch axis: the program ``format="torch_export"`` saves."""
+    import torch
+
+    # batch 2 in the example: a batch of 1 would be specialised to a constant
+    return torch.export.export(module, (torch.zeros((2, *input_shape)),),
+                               dynamic_shapes=({0: torch.export.Dim("batch", min=1)},))
 
 
 def _extra_files(arch: Mapping[str, Any], shape: tuple[int, ...], preprocessing: Mapping[str, Any]) -> dict[str, str]:

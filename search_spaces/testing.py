@@ -31,6 +31,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from raynas.checks import check_positive_int
 from raynas.errors import InvalidArchitecture
+from raynas.export import export_program
 from raynas.testing import ContractError, NotApplicable
 
 __all__ = [
@@ -299,8 +300,7 @@ def check_torch_export(space: Any, net: Any, budget: Budget | None = None) -> No
     subnet = net.extract(arch).eval()
     shape = tuple(space.input_shape(arch))
     try:
-        program = torch.export.export(subnet, (torch.zeros(2, *shape),),
-                                      dynamic_shapes=({0: torch.export.Dim("batch", min=1)},))
+        program = export_program(subnet, shape)
     except Exception as exc:  # noqa: BLE001 - torch.export raises many types for code it cannot capture
         raise NotApplicable(f"space {space.name!r}: torch.export cannot capture the subnet "
                             f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from exc
