@@ -263,6 +263,26 @@ def targets(rows: Rows, peers: list[str], label: str, columns: list[str]) -> lis
     return out
 
 
+def against_strategies(rows: Rows, label: str, others: list[str], columns: list[str]) -> list[str]:
+    """Whether ``label`` has the lowest mean regret among the raynas strategies in each column,
+    and, where another is lower, how sure that is (one-sided Mann-Whitney for "theirs is lower")."""
+    others = [o for o in others if o in rows and o != label]
+    if label not in rows or not others:
+        return []
+    mean = {k: {c: statistics.fmean(rows[k][c]) for c in columns} for k in [*others, label]}
+    out = []
+    for c in columns:
+        best = min(others, key=lambda o: mean[o][c])
+        if mean[label][c] <= mean[best][c]:
+            out.append(f"- {label} lowest of the raynas strategies at {c}: met ({mean[label][c]:.3f}; next "
+                       f"{best} {mean[best][c]:.3f})")
+        else:
+            p = _p_lower(rows[best][c], rows[label][c]).replace("; one-sided", "; that it is lower, one-sided")
+            out.append(f"- {label} lowest of the raynas strategies at {c}: NOT met ({best} {mean[best][c]:.3f} "
+                       f"vs {mean[label][c]:.3f}{p})")
+    return out
+
+
 def _p_lower(ours: list[float], theirs: list[float]) -> str:
     """One-sided Mann-Whitney U p-value for "ours has lower regret than theirs" (runs of different
     strategies share a seed number, not a random stream, so the samples are unpaired)."""
@@ -416,6 +436,9 @@ def _ceiling(table: Table) -> str:
         f"{regrets[0]:.3f} to {regrets[-1]:.3f} ({len(regrets)} cells tie)"
 
 
+_REPORT_ONLY = " (--report-only: every row comes from the cache; 'rows reused' lists when each was measured)"
+
+
 def write_report(path: Path, args, rows: Rows, tune_rows: Rows, peers: list[str], tables: dict[str, Table],
                  budgets: list[int], columns: list[str], elapsed: float, argv) -> None:
     command = "python benchmarks/nb201_strategies.py " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -426,7 +449,7 @@ def write_report(path: Path, args, rows: Rows, tune_rows: Rows, peers: list[str]
         f"- date: {dt.datetime.now().astimezone().isoformat(timespec='seconds')}",
         f"- command: `{command.strip()}`",
         f"- machine: {machine()}; {_versions()}; load average at the end (1/5/15 min): {load}",
-        f"- wall time: {elapsed:.0f} s",
+        f"- wall time: {elapsed:.0f} s" + (_REPORT_ONLY if args.report_only else ""),
         f"- seeds: {args.seeds} (0..{args.seeds - 1}) for the peers and the direct runs; through raynas.search, "
         f"{_describe_counts(args.tune_counts)}, for the strategies and data sets whose Tune tables appear below "
         "(seeds 0..M-1). The strategies' settings (and the default) were chosen with "
@@ -453,6 +476,7 @@ def write_report(path: Path, args, rows: Rows, tune_rows: Rows, peers: list[str]
         "Targets:",
         "",
         *targets(rows, peers, DEFAULT, columns),
+        *against_strategies(rows, DEFAULT, [k for k in rows if k not in peers], columns),
         *beats_random(rows, ["reinforce", "nevergrad"], columns, "random"),
         *(beats_random(rows, ["reinforce", "nevergrad"], columns, peers[0]) if peers else []),
         "",

@@ -38,6 +38,18 @@ def test_rows_do_not_depend_on_jobs_and_the_report_checks_the_targets(tmp_path):
     text = (tmp_path / "report2.md").read_text()
     assert "## Rank over every column" in text and "better than every peer at cifar10@16" in text
     assert "std / 1.4" in text  # the standard error of 2 seeds
+    assert "default lowest of the raynas strategies at cifar10@16" in text
+
+
+def test_the_default_is_compared_with_every_other_raynas_strategy_column_by_column():
+    bench = _module()
+    rows = {"default": {"a@1": [0.1] * 6, "a@2": [0.5] * 6}, "other": {"a@1": [0.2] * 6, "a@2": [0.0] * 6},
+            "peer": {"a@1": [0.0] * 6, "a@2": [0.0] * 6}}
+    lines = bench.against_strategies(rows, "default", ["other"], ["a@1", "a@2"])
+    assert lines[0].startswith("- default lowest of the raynas strategies at a@1: met (0.100; next other 0.200")
+    assert lines[1].startswith("- default lowest of the raynas strategies at a@2: NOT met (other 0.000 vs 0.500; "
+                               "that it is lower, one-sided Mann-Whitney p = ")
+    assert bench.against_strategies(rows, "default", ["default"], ["a@1"]) == []
 
 
 def test_jobs_below_one_is_refused_before_anything_runs(tmp_path, capsys):
