@@ -23,6 +23,7 @@ __all__ = ["LocalSearchStrategy"]
 
 _STEPS = ("first", "best")
 _ORDERS = ("predicted", "random")
+_TARGETS = ("ranks", "values")
 
 
 class LocalSearchStrategy(Strategy):
@@ -44,9 +45,12 @@ class LocalSearchStrategy(Strategy):
     optimum and the next climb restarts. ``ask`` returns ``FINISHED`` once no unproposed
     feasible architecture is left in a small space.
 
-    The model (``order`` or ``restart`` ``"predicted"``) is a ridge regression of the
-    standardised scores on ``space.encode`` of every successful result told so far (warm
-    starts included; it needs nothing else), refitted whenever a result arrives:
+    The model (``order`` or ``restart`` ``"predicted"``) is a ridge regression, with an
+    intercept, on ``space.encode`` of every successful result told so far (warm starts
+    included; it needs nothing else), refitted whenever a result arrives. Its targets are
+    the normal scores of the results' ranks (``targets="ranks"``), so the few very poor
+    architectures a space holds (a cell with no path to its output) cannot drag the fit,
+    or the standardised scores themselves (``targets="values"``):
 
     - ``order="predicted"``: the neighbour proposed next is the one the model ranks best
       (``"random"``: a random order);
@@ -77,6 +81,7 @@ class LocalSearchStrategy(Strategy):
         restart_candidates: random architectures the model ranks for a restart (>= 1).
         restart_distance: choices a restart must differ in from every local optimum (>= 1).
         ridge: the model's L2 penalty (> 0).
+        targets: ``"ranks"`` or ``"values"``: what the model fits (see above).
         max_retries: draws per random sample before falling back (see ``Strategy._propose``).
 
     The defaults were chosen on the NAS-Bench-201 table (``benchmarks/nb201_sweep.py``, on
@@ -99,6 +104,7 @@ class LocalSearchStrategy(Strategy):
         restart_candidates: int = 500,
         restart_distance: int = 3,
         ridge: float = 1.0,
+        targets: str = "ranks",
         max_retries: int = 1000,
     ):
         super().__init__(space, seed=seed, constraints=constraints, max_retries=max_retries)
@@ -112,6 +118,7 @@ class LocalSearchStrategy(Strategy):
         self.restart_candidates = check_int(owner, "restart_candidates", restart_candidates, low=1)
         self.restart_distance = check_int(owner, "restart_distance", restart_distance, low=1)
         self.ridge = check_float(owner, "ridge", ridge, low=0.0, low_open=True)
+        self.targets = check_choice(owner, "targets", targets, _TARGETS)
         self.told: dict[str, float | None] = {}  # fingerprint -> score (None: failed)
         self.in_flight: set[str] = set()
         self.current: dict[str, Any] | None = None
@@ -264,7 +271,8 @@ class LocalSearchStrategy(Strategy):
         return code
 
     def _predict(self, archs: list[dict[str, Any]], *, cache: bool = True) -> np.ndarray | None:
-        """Ridge-regression predictions for ``archs`` (None: fewer than two results to fit on)."""
+        """Ridge-regression predictions for ``archs``, up to a constant (None: fewer than two
+        results to fit on)."""
         scored = [(f, s) for f, s in self.told.items() if s is not None]
         if len(scored) < 2:
             return None
@@ -273,9 +281,13 @@ class LocalSearchStrategy(Strategy):
 
             features = np.stack([self._encode(f) for f, _ in scored])
             targets = np.array([s for _, s in scored], dtype=np.float64)
+            if self.targets == "ranks":
+                from scipy.stats import norm, rankdata
+
+                targets = norm.ppf(rankdata(targets) / (len(targets) + 1))
             spread = targets.std()
             targets = (targets - targets.mean()) / (spread if spread > 0 else 1.0)
-            self._weights = Ridge(alpha=self.ridge, fit_intercept=False).fit(features, targets).coef_
+            self._weights = Ridge(alpha=self.ridge).fit(features, targets).coef_
             self._fit_size = len(scored)
         if cache:
             codes = np.stack([self._encode(self.fingerprint(a), a) for a in archs])

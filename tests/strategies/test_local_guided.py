@@ -4,6 +4,7 @@ covers them through the registry)."""
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -167,6 +168,7 @@ def test_local_failed_results_are_not_climbed_to(options):
         (LocalSearchStrategy, {"patience": 0}, r"patience must be an int >= 1, got 0"),
         (LocalSearchStrategy, {"restart_distance": 0}, r"restart_distance must be an int >= 1, got 0"),
         (LocalSearchStrategy, {"ridge": 0.0}, r"ridge must be a number > 0, got 0.0"),
+        (LocalSearchStrategy, {"targets": "scores"}, r"targets must be one of \['ranks', 'values'\], got 'scores'"),
         (GuidedStrategy, {"initial_samples": 1}, r"initial_samples must be an int >= 2, got 1"),
         (GuidedStrategy, {"acquisition": "ei"}, r"acquisition must be one of \['thompson', 'ucb', 'mean'\], got 'ei'"),
         (GuidedStrategy, {"model": "gp"}, r"model must be one of \['kernel', 'trees'\], got 'gp'"),
@@ -200,6 +202,22 @@ def test_local_proposes_the_neighbour_its_model_ranks_best():
     current = strategy.current
     assert distance(nxt, current) == 1
     assert conv3x3_count(nxt) == conv3x3_count(current) + 1  # the one change the objective rewards
+
+
+@pytest.mark.parametrize("targets, same", [("ranks", True), ("values", False)])
+def test_local_model_on_ranks_sees_only_the_order_of_the_scores(targets, same):
+    """With ``targets="ranks"`` a monotone change of the scores (one disconnected cell far below
+    the rest, say) leaves every prediction as it was; fitted on the values, it does not."""
+    rng = random.Random(0)
+    archs = [NB201.sample(rng) for _ in range(25)]
+    candidates = [NB201.sample(rng) for _ in range(10)]
+    predictions = []
+    for transform in (conv3x3_count, lambda a: 2.0 ** (3 * conv3x3_count(a))):
+        strategy = LocalSearchStrategy(NB201, seed=0, targets=targets)
+        for arch in archs:
+            strategy.tell(arch, transform(arch))
+        predictions.append(strategy._predict(candidates))
+    assert (abs(predictions[0] - predictions[1]).max() < 1e-9) == same
 
 
 def test_local_with_patience_ends_a_climb_before_its_neighbourhood_is_exhausted():
