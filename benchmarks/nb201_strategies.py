@@ -277,20 +277,21 @@ def against_strategies(rows: Rows, label: str, others: list[str], columns: list[
             out.append(f"- {label} lowest of the raynas strategies at {c}: met ({mean[label][c]:.3f}; next "
                        f"{best} {mean[best][c]:.3f})")
         else:
-            p = _p_lower(rows[best][c], rows[label][c]).replace("; one-sided", "; that it is lower, one-sided")
+            p = _p_lower(rows[best][c], rows[label][c], claim="that it is lower, ")
             out.append(f"- {label} lowest of the raynas strategies at {c}: NOT met ({best} {mean[best][c]:.3f} "
                        f"vs {mean[label][c]:.3f}{p})")
     return out
 
 
-def _p_lower(ours: list[float], theirs: list[float]) -> str:
+def _p_lower(ours: list[float], theirs: list[float], claim: str = "") -> str:
     """One-sided Mann-Whitney U p-value for "ours has lower regret than theirs" (runs of different
-    strategies share a seed number, not a random stream, so the samples are unpaired)."""
+    strategies share a seed number, not a random stream, so the samples are unpaired); ``claim``
+    prefixes the test's name in the text."""
     if len(ours) < 5 or len(theirs) < 5:
         return ""
     from scipy.stats import mannwhitneyu
 
-    return f"; one-sided Mann-Whitney p = {mannwhitneyu(ours, theirs, alternative='less').pvalue:.2g}"
+    return f"; {claim}one-sided Mann-Whitney p = {mannwhitneyu(ours, theirs, alternative='less').pvalue:.2g}"
 
 
 def beats_random(rows: Rows, names: list[str], columns: list[str], reference: str) -> list[str]:
