@@ -22,7 +22,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import itertools
 import statistics
 import sys
 import time
@@ -79,8 +78,7 @@ def main(argv: list[str] | None = None) -> int:
 
     started, load_before, t0 = time.strftime("%Y-%m-%d %H:%M %Z"), load_average(), time.time()
     space = search_spaces.get("nb201")
-    keys = list(space.choices)
-    cells = [dict(zip(keys, values)) for values in itertools.product(*(space.choices[k] for k in keys))]
+    cells = list(space.enumerate())
     codes = np.array([space.encode(cell) for cell in cells], dtype=np.float64)
     rows = []
     for dataset in args.datasets:
