@@ -48,6 +48,7 @@ CLASSES = {
     "reinforce": "strategies.reinforce:ReinforceStrategy",
     "local": "strategies.local:LocalSearchStrategy",
     "guided": "strategies.guided:GuidedStrategy",
+    "bo": "strategies.bayesopt:BayesOptStrategy",
 }
 
 

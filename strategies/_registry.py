@@ -20,7 +20,7 @@ __all__ = ["get", "available", "register", "unregister", "options", "fit_budget"
 #: The strategy ``raynas search`` uses when none is named, reachable as ``"default"`` too. It
 #: was chosen by the mean rank over NAS-Bench-201's three data sets at 50, 100 and 300 trials
 #: with 4 in flight (``benchmarks/nb201_sweep.py``; results in ``benchmarks/results/nb201.md``).
-DEFAULT = "local"
+DEFAULT = "bo"
 
 _BUILTIN = {
     "random": "strategies.random:RandomStrategy",
@@ -30,6 +30,7 @@ _BUILTIN = {
     "dna": "strategies.dna:DNAStrategy",
     "local": "strategies.local:LocalSearchStrategy",
     "guided": "strategies.guided:GuidedStrategy",
+    "bo": "strategies.bayesopt:BayesOptStrategy",
     "tpe": "strategies.library:tpe",
     "nevergrad": "strategies.library:nevergrad",
 }
@@ -38,9 +39,10 @@ _COMMON = ("space", "seed", "constraints")
 
 # Built-in strategies whose option counts evaluations spent before the strategy itself acts
 # (evolution: random members until the population is full; tpe: random start-up trials;
-# local: the random samples its first climb starts from), and the smallest value the option takes.
+# local: the random samples its first climb starts from; bo: the random samples before its
+# model proposes), and the smallest value the option takes.
 _WARM_UP_OPTIONS = {"evolution": ("population_size", 2), "tpe": ("n_startup_trials", 1),
-                    "local": ("initial_samples", 1)}
+                    "local": ("initial_samples", 1), "bo": ("initial_samples", 2)}
 
 
 def register(name: str, factory: Callable[..., Any], *, overwrite: bool = False) -> None:

@@ -48,6 +48,7 @@ __all__ = [
     "check_seeded_repeat",
     "check_suggest_before_configured",
     "check_valid_and_feasible",
+    "drive",
     "make_searcher",
     "required_options",
     "run_searcher",
@@ -112,6 +113,24 @@ def required_options(name: str, space: Any) -> dict[str, Any]:
     if key not in _TABLES:
         _TABLES[key] = BlockTable.synthetic(space, seed=0, max_candidates=24)
     return {"block_losses": _TABLES[key]}
+
+
+def drive(strategy: Any, score: Callable[[Mapping[str, Any]], Any], n: int) -> list[dict[str, Any]]:
+    """Ask/tell a bare :class:`strategies.Strategy` ``n`` times, one trial at a time; returns the
+    proposals (stops at ``FINISHED``). A sequential driver never has a trial in flight, so a
+    ``None`` proposal is an error."""
+    from strategies._base import FINISHED
+
+    out = []
+    for _ in range(n):
+        arch = strategy.ask()
+        if arch is FINISHED:
+            break
+        if arch is None:
+            raise ContractError(f"{type(strategy).__name__}.ask returned None with no trial in flight")
+        out.append(arch)
+        strategy.tell(arch, score(arch))
+    return out
 
 
 def _limited(searcher: Any, max_concurrent: int):

@@ -17,6 +17,7 @@ from raynas.constraints import Constraints
 from raynas.errors import ConfigError
 from search_spaces import ChoiceSpace
 from strategies import FINISHED
+from strategies.testing import drive
 from strategies.guided import GuidedStrategy
 from strategies.local import LocalSearchStrategy
 from strategies.random import RandomStrategy
@@ -28,17 +29,6 @@ NB201 = search_spaces.get("nb201")
 def conv3x3_count(arch) -> float:
     return float(sum(op == "nor_conv_3x3" for op in arch.values()))
 
-
-def drive(strategy, score, n):
-    out = []
-    for _ in range(n):
-        arch = strategy.ask()
-        if arch is FINISHED:
-            break
-        assert arch is not None, "a sequential driver never has a trial in flight"
-        out.append(arch)
-        strategy.tell(arch, score(arch))
-    return out
 
 
 def distance(a, b) -> int:

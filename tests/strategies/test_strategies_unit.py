@@ -18,6 +18,7 @@ from raynas.constraints import Constraints
 from raynas.errors import ConfigError, InfeasibleConstraints, InvalidCheckpoint
 from search_spaces import ChoiceSpace
 from strategies import FINISHED
+from strategies.testing import drive
 from strategies.evolution import EvolutionStrategy
 from strategies.grid import GridStrategy, coarse_axes
 from strategies.random import RandomStrategy
@@ -32,18 +33,6 @@ def conv3x3_count(arch) -> float:
     return float(sum(op == "nor_conv_3x3" for op in arch.values()))
 
 
-def drive(strategy, score, n):
-    """Ask/tell ``n`` times sequentially; returns the proposals (stops at FINISHED)."""
-    out = []
-    for _ in range(n):
-        arch = strategy.ask()
-        if arch is FINISHED:
-            break
-        assert arch is not None, "a sequential driver never has a trial in flight"
-        out.append(arch)
-        strategy.tell(arch, score(arch))
-    return out
-
 
 def small_space(flops=None) -> ChoiceSpace:
     return ChoiceSpace({"a": (1, 2, 3), "b": ("x", "y")}, name="small", flops=flops)
@@ -51,8 +40,8 @@ def small_space(flops=None) -> ChoiceSpace:
 
 # -- registry -------------------------------------------------------------------------------------
 def test_available_lists_the_builtin_strategies():
-    assert strategies.available() == ["default", "dna", "evolution", "grid", "guided", "local", "nevergrad", "random",
-                                      "reinforce", "tpe"]
+    assert strategies.available() == ["bo", "default", "dna", "evolution", "grid", "guided", "local", "nevergrad",
+                                      "random", "reinforce", "tpe"]
 
 
 def test_unknown_strategy_lists_the_available_ones():

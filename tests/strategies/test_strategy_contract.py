@@ -65,8 +65,10 @@ def _case(case: str):
     return space, (_midway_flops(space) if constrained else None)
 
 
-# Small populations and grids, so 16 trials reach the strategies' later phases (children, fine grid).
-OPTIONS = {"evolution": {"population_size": 6}, "grid": {"coarse_max": 6}}
+# Small populations and grids, so 16 trials reach the strategies' later phases (children, fine grid);
+# bo: few random samples and candidates, so most trials are the model's and each costs little.
+OPTIONS = {"evolution": {"population_size": 6}, "grid": {"coarse_max": 6},
+           "bo": {"initial_samples": 4, "candidates": 16, "neighbourhoods": 2}}
 
 
 def _num_trials(name: str, space) -> int:
