@@ -24,14 +24,21 @@ reference to compare with:
     batch ``--batch-size`` of random images already on the GPU, for ``sandwich`` (largest +
     smallest + 2 random, in-place distillation) and ``uniform`` (one random subnet, SPOS),
     in full precision and with ``amp``: images per second and peak GPU memory.
-(g) Where a ``sandwich`` step's time goes on ``ofa-mbv3`` at 224 px: seconds per step, step
+(g) Where a ``sandwich`` step's time goes (``tiny`` on ``digits``, or ``--diagnose-space
+    ofa-mbv3`` at 224 px): seconds per step, step
     by step, as trained and with dropout off, without random children, without
-    channels-last, with ``cudnn.benchmark`` on, and with the same four subnets every step
-    (is the cost paid once per new subnet shape?); one step profiled (``torch.profiler``).
+    channels-last, with ``cudnn.benchmark`` on, with the same four subnets every step (is
+    the cost paid once per new subnet shape?), and without the zero initialisation of
+    residual blocks' last BN (is it the values?); one step profiled (``torch.profiler``).
 
 Usage::
 
     python benchmarks/gpu.py [--quick] [--out benchmarks/results/gpu.md]
+    python benchmarks/gpu.py --parts diagnose --out /tmp/diagnose.md   # (g) alone, a few minutes
+
+While a sandwich step is as slow on CUDA as ``results/gpu.md`` measured, (f) at its defaults
+takes over ten minutes: run ``--parts train dna evaluate nccl latency`` and ``--parts diagnose
+throughput --steps 3 --batch-size 32`` as separate commands.
 
 It exits 1 if a check fails and 2 if torch sees no CUDA device.
 """
@@ -340,25 +347,31 @@ def part_diagnose(args: argparse.Namespace, work: Path, state: dict[str, Any]) -
 
     from raynas.train.loop import LocalSession, _build, _train_step
 
-    variants = [("as trained", {}, False, False), ("dropout 0", {"dropout": 0.0}, False, False),
-                ("no random children", {"num_random": 0}, False, False),
-                ("contiguous (not channels-last)", {"channels_last": False}, False, False),
-                ("cudnn.benchmark on", {}, True, False),
-                ("the same 4 subnets every step", {}, False, True)]
+    variants = [("as trained", {}, False, False, False), ("dropout 0", {"dropout": 0.0}, False, False, False),
+                ("no random children", {"num_random": 0}, False, False, False),
+                ("contiguous (not channels-last)", {"channels_last": False}, False, False, False),
+                ("cudnn.benchmark on", {}, True, False, False),
+                ("the same 4 subnets every step", {}, False, True, False),
+                ("residual blocks' last BN gamma 1, not 0", {}, False, False, True)]
     rows, profiled = [], []
-    for label, overrides, benchmark, same in variants:
+    for label, overrides, benchmark, same, gamma_one in variants:
         previous = torch.backends.cudnn.benchmark
         torch.backends.cudnn.benchmark = benchmark
         try:
-            config = _train_config(**{"space": "ofa-mbv3", "dataset": "synthetic224", "method": "sandwich",
-                                      "use_gpu": args.device == "cuda", "batch_size": args.batch_size, "epochs": 1,
-                                      **overrides})
+            config = _train_config(**{"space": args.diagnose_space, "method": "sandwich",
+                                      "dataset": "digits" if args.diagnose_space == "tiny" else "synthetic224",
+                                      "use_gpu": args.device == "cuda", "batch_size": args.diagnose_batch_size,
+                                      "epochs": 1, **overrides})
             w = _build(config, LocalSession(work / f"diagnose-{len(rows)}"))
             w.net.train()
-            g = torch.Generator(device=w.device).manual_seed(0)
-            x = torch.randn(args.batch_size, 3, 224, 224, device=w.device, generator=g).contiguous(
-                memory_format=w.memory_format)
-            y = torch.randint(0, w.data.num_classes, (args.batch_size,), device=w.device, generator=g)
+            if gamma_one:  # undo the sandwich method's zero initialisation of residual blocks' last BN
+                with torch.no_grad():
+                    for bn in w.net.bn_layers():
+                        if bn.weight is not None and not bn.weight.any():
+                            bn.weight.fill_(1.0)
+            x, y = next(iter(w.loader))  # one batch of the data set, as the loop would feed it
+            x = x.to(w.device).contiguous(memory_format=w.memory_format)
+            y = y.to(w.device)
             sync = torch.cuda.synchronize if w.device.type == "cuda" else (lambda: None)
             rng = random.Random(0)
             times = []
@@ -367,7 +380,7 @@ def part_diagnose(args: argparse.Namespace, work: Path, state: dict[str, Any]) -
                     rng = random.Random(0)
                 sync()
                 started = time.perf_counter()
-                if step == args.diagnose_steps - 1 and not overrides and not benchmark and not same:
+                if step == args.diagnose_steps - 1 and not (overrides or benchmark or same or gamma_one):
                     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if w.device.type == "cuda" else [])
                     with profile(activities=activities) as prof:
                         _train_step(w, x, y, rng, 0, step)
@@ -382,7 +395,8 @@ def part_diagnose(args: argparse.Namespace, work: Path, state: dict[str, Any]) -
             del w, x, y
         finally:
             torch.backends.cudnn.benchmark = previous
-    lines = [f"`ofa-mbv3` at 224 px, batch {args.batch_size}, full precision: seconds per `sandwich` step "
+    lines = [f"`{args.diagnose_space}`, one batch of {args.diagnose_batch_size} of its data set (`digits` for `tiny`, "
+             "else 224 px), full precision: seconds per `sandwich` step "
              "(largest + smallest + random children), step by step, under variants that each remove one "
              "suspect; the last step of the first variant profiled (the profiler slows that step).", "",
              "| variant | " + " | ".join(f"step {i + 1}" for i in range(args.diagnose_steps)) + " |",
@@ -423,6 +437,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"],
                         help="cpu: a dry run of the same code on the CPU (no CUDA figures)")
     parser.add_argument("--diagnose-steps", type=int, default=6, help="sandwich steps per variant in (g)")
+    parser.add_argument("--diagnose-space", default="tiny", choices=["tiny", "ofa-mbv3"], help="the space of (g)")
+    parser.add_argument("--diagnose-batch-size", type=int, default=64, help="the batch of (g)")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "gpu.md"))
     args = parser.parse_args(argv)
     for name, full, quick in (("epochs", 6, 6), ("archs", 8, 3), ("subnets", 30, 8), ("repeats", 10, 5),

@@ -25,11 +25,11 @@ def test_without_cuda_it_exits_2_and_writes_nothing(tmp_path, capsys):
 
 def test_a_dry_run_on_the_cpu_reports_each_check(tmp_path, one_torch_thread):
     out = tmp_path / "gpu.md"
-    assert _main(["--device", "cpu", "--parts", "nccl", "diagnose", "--batch-size", "1", "--diagnose-steps", "1",
+    assert _main(["--device", "cpu", "--parts", "nccl", "diagnose", "--diagnose-batch-size", "16", "--diagnose-steps", "1",
                   "--out", str(out)]) == 0
     text = out.read_text()
     assert "| (d) nccl | ok | gloo: all-reduce over one rank kept" in text
-    assert "| (g) diagnose | ok |" in text and "| the same 4 subnets every step |" in text
+    assert "| (g) diagnose | ok |" in text and "| the same 4 subnets every step |" in text and "gamma 1, not 0" in text
     assert "--device cpu: a dry run" in text
 
 
