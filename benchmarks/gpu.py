@@ -445,8 +445,11 @@ def main(argv: list[str] | None = None) -> int:
                               ("steps", 20, 5)):
         if getattr(args, name) is None:
             setattr(args, name, quick if args.quick else full)
-    if args.epochs < 1 or args.batch_size < 1 or args.subnets < 3 or args.steps < 1:
-        parser.error("--epochs, --batch-size and --steps must be >= 1 and --subnets >= 3")
+    for name in ("epochs", "batch_size", "steps", "diagnose_steps", "diagnose_batch_size"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.subnets < 3:
+        parser.error(f"--subnets must be >= 3 (the largest, the smallest and a random one), got {args.subnets}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.device == "cuda" and not torch.cuda.is_available():
         print("benchmarks/gpu.py: torch sees no CUDA device; these checks need one", file=sys.stderr)

@@ -38,3 +38,10 @@ def test_a_failing_check_fails_the_run_and_says_why(tmp_path, one_torch_thread):
     # (c) needs the supernet that (a) trains; alone it has nothing to evaluate
     assert _main(["--device", "cpu", "--parts", "evaluate", "--out", str(out)]) == 1
     assert "| (c) evaluate | FAILED | no checkpoint from (a)" in out.read_text()
+
+
+def test_a_bad_count_is_refused_with_the_value(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        _main(["--device", "cpu", "--diagnose-steps", "0", "--out", str(tmp_path / "gpu.md")])
+    assert exit_info.value.code == 2
+    assert "--diagnose-steps must be >= 1, got 0" in capsys.readouterr().err
