@@ -160,22 +160,22 @@ def part_dna(args: argparse.Namespace, work: Path, state: dict[str, Any]) -> tup
     train = [train_x] + teacher_features(teacher, train_x)
     val = [val_x] + teacher_features(teacher, val_x)
     rows, problems = [], []
-    for amp in (False,):  # TrainConfig rejects amp for method 'dna'
-        config = _train_config(method="dna", epochs=2, dna_candidates=8, teacher=teacher_file,
-                               use_gpu=args.device == "cuda", amp=amp)
-        for index in range(len(train) - 1):
-            started = time.perf_counter()
-            result = train_block(config, index, train_inputs=train[index], train_targets=train[index + 1],
-                                 val_inputs=val[index], val_targets=val[index + 1],
-                                 checkpoint=str(work / f"dna-{amp}-{index}.pt"), num_classes=10)
-            seconds = time.perf_counter() - started
-            values = _floats(result)
-            if not values or not all(math.isfinite(v) for v in values):
-                problems.append(f"block {index} amp={amp}: {result!r:.200}")
-            rows.append(f"| {index} | {_precision(args.device, amp)} | {_short(result)} | {seconds:.1f} |")
+    # full precision only: TrainConfig rejects amp for method 'dna'
+    config = _train_config(method="dna", epochs=2, dna_candidates=8, teacher=teacher_file,
+                           use_gpu=args.device == "cuda")
+    for index in range(len(train) - 1):
+        started = time.perf_counter()
+        result = train_block(config, index, train_inputs=train[index], train_targets=train[index + 1],
+                             val_inputs=val[index], val_targets=val[index + 1],
+                             checkpoint=str(work / f"dna-{index}.pt"), num_classes=10)
+        seconds = time.perf_counter() - started
+        values = _floats(result)
+        if not values or not all(math.isfinite(v) for v in values):
+            problems.append(f"block {index}: {result!r:.200}")
+        rows.append(f"| {index} | {_short(result)} | {seconds:.1f} |")
     lines = ["`train_block` for each block of `tiny` against an untrained teacher (the mechanics, not quality), "
-             f"2 epochs, 8 candidates per block, on {args.device}.", "",
-             "| block | precision | result | seconds |", "|---|---|---|---|"] + rows
+             f"2 epochs, 8 candidates per block, full precision, on {args.device}.", "",
+             "| block | result | seconds |", "|---|---|---|"] + rows
     return not problems, "every block's losses finite" if not problems else "; ".join(problems), lines
 
 
@@ -290,15 +290,46 @@ def part_latency(args: argparse.Namespace, work: Path, state: dict[str, Any]) ->
     return ok, f"mean relative error {statistics.fmean(errors):.1%}, Kendall's tau {tau:.3f}", lines
 
 
+def _time_steps(w: Any, x: torch.Tensor, y: torch.Tensor, count: int, label: str, *, same_subnets: bool = False,
+                profile_last: bool = False) -> tuple[list[tuple[float, Any]], Any]:
+    """``count`` of the loop's own steps (``_train_step``) on one batch: (seconds, losses or None
+    when skipped) per step, the device synchronised around each, and the ``torch.profiler``
+    of the last step when ``profile_last`` (else None). ``same_subnets``: the same random
+    children every step."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from raynas.train.loop import _train_step
+
+    sync = torch.cuda.synchronize if w.device.type == "cuda" else (lambda: None)
+    rng = random.Random(0)
+    out, prof = [], None
+    for step in range(count):
+        if same_subnets:
+            rng = random.Random(0)
+        sync()
+        started = time.perf_counter()
+        if profile_last and step == count - 1:
+            activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if w.device.type == "cuda" else [])
+            with profile(activities=activities) as prof:
+                losses = _train_step(w, x, y, rng, 0, step)
+                sync()
+        else:
+            losses = _train_step(w, x, y, rng, 0, step)
+        sync()
+        out.append((time.perf_counter() - started, losses))
+        logger.info("%s: step %d/%d %.3f s%s", label, step + 1, count, out[-1][0], "" if losses is not None
+                    else " (skipped)")
+    return out, prof
+
+
 def part_throughput(args: argparse.Namespace, work: Path, state: dict[str, Any]) -> tuple[bool, str, list[str]]:
-    from raynas.train.loop import LocalSession, _build, _train_step
+    from raynas.train.loop import LocalSession, _build
 
     rows, problems = [], []
     for method in ("sandwich", "uniform"):
         for amp in (False, True):
             config = _train_config(space="ofa-mbv3", dataset="synthetic224", method=method, amp=amp,
-                                   use_gpu=args.device == "cuda",
-                                   batch_size=args.batch_size, epochs=1, threads_per_worker=4)
+                                   use_gpu=args.device == "cuda", batch_size=args.batch_size, epochs=1)
             started = time.perf_counter()
             w = _build(config, LocalSession(work / f"throughput-{method}-{amp}"))
             logger.info("throughput %s amp=%s: supernet built in %.1f s", method, amp, time.perf_counter() - started)
@@ -307,22 +338,11 @@ def part_throughput(args: argparse.Namespace, work: Path, state: dict[str, Any])
             x = torch.randn(args.batch_size, 3, 224, 224, device=w.device, generator=g).contiguous(
                 memory_format=w.memory_format)
             y = torch.randint(0, w.data.num_classes, (args.batch_size,), device=w.device, generator=g)
-            rng = random.Random(0)
-            sync = torch.cuda.synchronize if w.device.type == "cuda" else (lambda: None)
             if w.device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats()
-            times, skipped = [], 0
-            for step in range(args.warmup + args.steps):
-                sync()
-                started = time.perf_counter()
-                losses = _train_step(w, x, y, rng, 0, step)
-                sync()
-                logger.info("throughput %s amp=%s: step %d/%d %.3f s", method, amp, step + 1,
-                            args.warmup + args.steps, time.perf_counter() - started)
-                if losses is None:
-                    skipped += 1
-                elif step >= args.warmup:
-                    times.append(time.perf_counter() - started)
+            steps, _ = _time_steps(w, x, y, args.warmup + args.steps, f"throughput {method} amp={amp}")
+            skipped = sum(losses is None for _, losses in steps)
+            times = [t for t, losses in steps[args.warmup:] if losses is not None]
             peak = torch.cuda.max_memory_allocated() / 2**30 if w.device.type == "cuda" else float("nan")
             if not times:
                 problems.append(f"{method} amp={amp}: every step skipped")
@@ -343,9 +363,7 @@ def part_throughput(args: argparse.Namespace, work: Path, state: dict[str, Any])
 
 def part_diagnose(args: argparse.Namespace, work: Path, state: dict[str, Any]) -> tuple[bool, str, list[str]]:
     """Where a sandwich step's time goes: the same step under variants that each remove one suspect."""
-    from torch.profiler import ProfilerActivity, profile
-
-    from raynas.train.loop import LocalSession, _build, _train_step
+    from raynas.train.loop import LocalSession, _build
 
     variants = [("as trained", {}, False, False, False), ("dropout 0", {"dropout": 0.0}, False, False, False),
                 ("no random children", {"num_random": 0}, False, False, False),
@@ -372,25 +390,12 @@ def part_diagnose(args: argparse.Namespace, work: Path, state: dict[str, Any]) -
             x, y = next(iter(w.loader))  # one batch of the data set, as the loop would feed it
             x = x.to(w.device).contiguous(memory_format=w.memory_format)
             y = y.to(w.device)
-            sync = torch.cuda.synchronize if w.device.type == "cuda" else (lambda: None)
-            rng = random.Random(0)
-            times = []
-            for step in range(args.diagnose_steps):
-                if same:
-                    rng = random.Random(0)
-                sync()
-                started = time.perf_counter()
-                if step == args.diagnose_steps - 1 and not (overrides or benchmark or same or gamma_one):
-                    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if w.device.type == "cuda" else [])
-                    with profile(activities=activities) as prof:
-                        _train_step(w, x, y, rng, 0, step)
-                        sync()
-                    profiled = _profile_rows(prof)
-                else:
-                    _train_step(w, x, y, rng, 0, step)
-                sync()
-                times.append(time.perf_counter() - started)
-                logger.info("diagnose %s: step %d/%d %.3f s", label, step + 1, args.diagnose_steps, times[-1])
+            first = len(rows) == 0  # "as trained": its last step is profiled
+            steps, prof = _time_steps(w, x, y, args.diagnose_steps, f"diagnose {label}", same_subnets=same,
+                                      profile_last=first)
+            times = [t for t, _ in steps]
+            if prof is not None:
+                profiled = _profile_rows(prof)
             rows.append(f"| {label} | " + " | ".join(f"{t:.3f}" for t in times) + " |")
             del w, x, y
         finally:
