@@ -248,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budgets", type=int, nargs="+", default=[50, 100, 300])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="processes running seeds at once (the results do not depend on it)")
     parser.add_argument("--table", default=None, help=f"the NAS-Bench-201 CSV (default {nb201_table_path()})")
     parser.add_argument("--out", default=None, help="append one JSON line per setting here")
     parser.add_argument("--render", nargs="+", default=None, metavar="JSONL",
@@ -263,37 +265,74 @@ def main(argv: list[str] | None = None) -> int:
     if not args.settings:
         parser.error("--settings is required (or --render)")
 
-    space = search_spaces.get("nb201")
-    tables = {d: Table(space, d, args.table) for d in args.datasets}
+    if args.jobs < 1:
+        parser.error(f"--jobs must be at least 1, got {args.jobs}")
     budgets = sorted(args.budgets)
     seeds = range(args.seed_start, args.seed_start + args.seeds)
     summary: dict[str, dict[str, float]] = {}
-    for text in args.settings:
-        name, options = parse_setting(text)
-        t0 = time.time()
-        regrets = {f"{d}@{b}": [] for d in args.datasets for b in budgets}
-        for dataset, table in tables.items():
-            for seed in seeds:
-                trace = run(name, space, seed, options, table, budgets[-1], args.concurrency)
-                for b in budgets:
-                    regrets[f"{dataset}@{b}"].append(table.optimum - result_at(trace, b))
-        summary[text] = {c: statistics.fmean(r) for c, r in regrets.items()}
-        print(f"{text:<60} " + " ".join(f"{c}={v:.3f}" for c, v in summary[text].items())
-              + f" ({time.time() - t0:.0f}s)", flush=True)
-        if args.out:
-            with open(args.out, "a") as handle:
-                handle.write(json.dumps({"setting": text, "seeds": [seeds.start, seeds.stop],
-                                         "concurrency": args.concurrency, "mean_regret": summary[text],
-                                         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine(),
-                                         "load": "%.1f / %.1f / %.1f" % os.getloadavg(),
-                                         "command": "python benchmarks/nb201_sweep.py "
-                                                    + " ".join(argv if argv is not None else sys.argv[1:])})
-                             + "\n")
+    pool = None
+    if args.jobs > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(args.jobs, initializer=_start_worker, initargs=(args.table,))
+    else:
+        _start_worker(args.table)
+    try:
+        for text in args.settings:
+            t0 = time.time()
+            tasks = [(text, d, seed, budgets, args.concurrency) for d in args.datasets for seed in seeds]
+            results = pool.map(_regrets, tasks) if pool else map(_regrets, tasks)
+            regrets = {f"{d}@{b}": [] for d in args.datasets for b in budgets}
+            for (_, dataset, _, _, _), values in zip(tasks, results):
+                for b, value in zip(budgets, values):
+                    regrets[f"{dataset}@{b}"].append(value)
+            summary[text] = {c: statistics.fmean(r) for c, r in regrets.items()}
+            _report_setting(args, argv, text, summary[text], regrets, seeds, t0)
+    finally:
+        if pool:
+            pool.shutdown()
     if len(summary) > 1:
         print("\nmean rank over the columns (lower is better):")
         for text, rank in sorted(mean_ranks(summary).items(), key=lambda kv: kv[1]):
             print(f"  {rank:5.2f}  {text}")
     return 0
+
+
+_WORKER: dict[str, Any] = {}  # the space and the tables of this process (see _start_worker)
+
+
+def _start_worker(table_path: str | None) -> None:
+    _WORKER["space"] = search_spaces.get("nb201")
+    _WORKER["path"] = table_path
+    _WORKER["tables"] = {}
+
+
+def _regrets(task: tuple[str, str, int, list[int], int]) -> list[float]:
+    """One run: the regret at each budget of setting ``text`` on ``dataset`` with ``seed``."""
+    text, dataset, seed, budgets, concurrency = task
+    space, tables = _WORKER["space"], _WORKER["tables"]
+    table = tables.get(dataset)
+    if table is None:
+        table = tables[dataset] = Table(space, dataset, _WORKER["path"])
+    name, options = parse_setting(text)
+    trace = run(name, space, seed, options, table, budgets[-1], concurrency)
+    return [table.optimum - result_at(trace, b) for b in budgets]
+
+
+def _report_setting(args: argparse.Namespace, argv: list[str] | None, text: str, summary: dict[str, float],
+                    regrets: dict[str, list[float]], seeds: range, t0: float) -> None:
+    print(f"{text:<60} " + " ".join(f"{c}={v:.3f}" for c, v in summary.items())
+          + f" ({time.time() - t0:.0f}s)", flush=True)
+    if args.out:
+        with open(args.out, "a") as handle:
+            handle.write(json.dumps({"setting": text, "seeds": [seeds.start, seeds.stop],
+                                     "concurrency": args.concurrency, "mean_regret": summary,
+                                     "regrets": regrets,
+                                     "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine(),
+                                     "load": "%.1f / %.1f / %.1f" % os.getloadavg(),
+                                     "command": "python benchmarks/nb201_sweep.py "
+                                                + " ".join(argv if argv is not None else sys.argv[1:])})
+                         + "\n")
 
 
 if __name__ == "__main__":

@@ -33,3 +33,30 @@ def test_sweep_records_how_it_ran_and_the_report_ranks_the_settings(tmp_path):
     text = report.read_text()
     assert "## seeds 100..101, 4 in flight" in text and "`local:initial_samples=4`" in text
     assert f"`python benchmarks/nb201_sweep.py {' '.join(argv)}`" in text
+
+
+def test_jobs_split_the_runs_without_changing_them(tmp_path):
+    import subprocess
+    import sys
+
+    base = ["--seeds", "2", "--seed-start", "100", "--budgets", "6", "12", "--datasets", "cifar10", "cifar100",
+            "--settings", "random", "evolution:population_size=4"]
+    records = {}
+    for jobs in ("1", "2"):
+        out = tmp_path / f"jobs{jobs}.jsonl"
+        subprocess.run([sys.executable, str(SCRIPT), *base, "--jobs", jobs, "--out", str(out)], check=True,
+                       capture_output=True)
+        records[jobs] = [json.loads(line) for line in out.read_text().splitlines()]
+    for one, two in zip(records["1"], records["2"], strict=True):
+        assert one["setting"] == two["setting"]
+        assert one["regrets"] == two["regrets"] and len(one["regrets"]["cifar100@12"]) == 2
+    assert records["1"][0]["regrets"] != records["1"][1]["regrets"]  # the settings did differ
+
+
+def test_jobs_below_one_is_refused(capsys):
+    sweep = _module()
+    import pytest
+
+    with pytest.raises(SystemExit) as raised:
+        sweep.main(["--settings", "random", "--jobs", "0"])
+    assert raised.value.code == 2 and "--jobs must be at least 1, got 0" in capsys.readouterr().err
