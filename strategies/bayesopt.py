@@ -59,8 +59,9 @@ class BayesOptStrategy(Strategy):
         targets: ``"ranks"`` (the model fits the normal scores of the results' ranks, so the
             few very poor architectures a space holds cannot drag it) or ``"values"`` (the
             standardised scores).
-        refit_every: results between two fits of the kernel's weights and noise (>= 1); the
-            model's data are updated at every result.
+        refit_every: results between two fits of the kernel's weights and noise (>= 1; the
+            default refits at every result, starting from the last fit's values); the model's
+            data are updated at every result.
         enumerate_limit: spaces of at most this many architectures are searched exhaustively
             for the acquisition's maximum (>= 0).
         candidates: uniform random samples ranked by the acquisition in a larger space (>= 1).
@@ -86,7 +87,7 @@ class BayesOptStrategy(Strategy):
         acquisition: str = "ei",
         beta: float = 2.0,
         targets: str = "ranks",
-        refit_every: int = 5,
+        refit_every: int = 1,
         enumerate_limit: int = 20000,
         candidates: int = 500,
         neighbourhoods: int = 10,
