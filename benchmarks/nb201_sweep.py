@@ -213,6 +213,7 @@ def render(paths: list[str], report: Path, title: str = _TITLE) -> None:
     """A markdown table per group of settings run on the same seeds and concurrency, ranked within it."""
     groups: dict[tuple, dict[str, dict[str, float]]] = {}
     runs: dict[tuple, dict[str, dict[str, Any]]] = {}  # the commands behind a group, where recorded
+    notes: dict[tuple, dict[str, None]] = {}  # the notes of a group's records, in order, once each
     for path in paths:
         for line in Path(path).read_text().splitlines():
             record = json.loads(line)
@@ -220,6 +221,8 @@ def render(paths: list[str], report: Path, title: str = _TITLE) -> None:
             groups.setdefault(key, {})[record["setting"]] = record["mean_regret"]
             if "command" in record:
                 runs.setdefault(key, {}).setdefault(record["command"], record)
+            if "note" in record:  # e.g. what a label means that a later change of defaults would blur
+                notes.setdefault(key, {})[record["note"]] = None
     lines = [f"# {title}", "",
              f"Rendered {time.strftime('%Y-%m-%d')} by `python benchmarks/nb201_sweep.py --render "
              + " ".join(Path(p).name for p in paths) + (f" --title '{title}'" if title != _TITLE else "")
@@ -230,6 +233,7 @@ def render(paths: list[str], report: Path, title: str = _TITLE) -> None:
         for command, record in runs.get((seeds, concurrency, columns), {}).items():
             lines.append(f"- `{command}` ({record['date']}; {record['machine']}; load average at the end "
                          f"(1/5/15 min): {record['load']})")
+        lines += [f"- note: {note}" for note in notes.get((seeds, concurrency, columns), {})]
         if (seeds, concurrency, columns) in runs:
             lines.append("")
         lines += ["| setting | mean rank | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]

@@ -60,3 +60,17 @@ def test_jobs_below_one_is_refused(capsys):
     with pytest.raises(SystemExit) as raised:
         sweep.main(["--settings", "random", "--jobs", "0"])
     assert raised.value.code == 2 and "--jobs must be at least 1, got 0" in capsys.readouterr().err
+
+
+def test_a_records_note_is_rendered_once_under_its_group(tmp_path):
+    sweep = _module()
+    record = {"seeds": [100, 102], "concurrency": 4, "mean_regret": {"cifar10@8": 0.5}, "command": "python x",
+              "date": "d", "machine": "m", "load": "0 / 0 / 0"}
+    out = tmp_path / "sweep.jsonl"
+    out.write_text("\n".join(json.dumps({**record, "setting": s, **extra}) for s, extra in [
+        ("random", {}), ("bo:refit_every=5", {"note": "labels name the old default"}),
+        ("bo:initial_samples=5,refit_every=5", {"note": "labels name the old default"})]) + "\n")
+    report = tmp_path / "sweep.md"
+    assert sweep.main(["--render", str(out), "--report", str(report)]) == 0
+    text = report.read_text()
+    assert text.count("- note: labels name the old default") == 1 and "`bo:refit_every=5`" in text
