@@ -68,8 +68,8 @@ class GuidedStrategy(Strategy):
     The defaults were chosen on the NAS-Bench-201 table (``benchmarks/nb201_sweep.py``, on
     seeds other than those ``benchmarks/nb201_strategies.py`` reports). With 4 trials in
     flight it ranks below the default (``bo``) and ``local`` over NAS-Bench-201's columns
-    (``benchmarks/results/nb201.md``, 100 seeds: mean rank 4.3 against 1.4 and 1.8): it
-    leads at 100 trials on ImageNet16-120 only (1.055 against ``bo``'s 1.126, within the
+    (``benchmarks/results/nb201.md``, 100 seeds: mean rank 4.3 against 1.1 and 2.1): it
+    leads at 100 trials on ImageNet16-120 only (1.055 against ``bo``'s 1.091, within the
     noise of 100 seeds), the model can settle in a good region, and at 300 trials it is
     behind both on every data set (``patience`` restarts help at 300 trials on CIFAR-10
     only).
