@@ -53,7 +53,7 @@ for path in (REPO, REPO / "benchmarks"):
 
 import search_spaces  # noqa: E402
 import strategies  # noqa: E402
-from nb201_sweep import DATASETS, Table, machine, mean_ranks, result_at, simulate_searcher  # noqa: E402
+from nb201_sweep import DATASETS, Table, fork_map, machine, mean_ranks, result_at, simulate_searcher  # noqa: E402
 from raynas.evaluate.table import TableEvaluator, nb201_table_path  # noqa: E402
 
 DEFAULT = "default"
@@ -164,30 +164,19 @@ class Cache:
 CACHE = Cache(None, [])
 JOBS = 1
 Task = tuple[str, int, list[int], bool]  # data set, seed, budgets, one run per budget
-_RUN: Callable[[str, int, int], Trace] | None = None  # the row being measured, for worker processes
 
 
-def _measure(task: Task) -> list[Trace]:
+def _measure(run: Callable[[str, int, int], Trace], task: Task) -> list[Trace]:
     dataset, seed, budgets, per_budget = task
     if per_budget:
-        return [_RUN(dataset, b, seed) for b in budgets]
-    return [_RUN(dataset, budgets[-1], seed)] * len(budgets)
+        return [run(dataset, b, seed) for b in budgets]
+    return [run(dataset, budgets[-1], seed)] * len(budgets)
 
 
 def _measure_all(run: Callable[[str, int, int], Trace], tasks: list[Task], jobs: int) -> list[list[Trace]]:
-    """Every (data set, seed) run of one row, in ``jobs`` processes (forked, so ``run`` need not pickle); each
-    run is seeded, so the rows do not depend on ``jobs``."""
-    global _RUN
-    _RUN = run
-    try:
-        if jobs <= 1 or len(tasks) <= 1:
-            return [_measure(task) for task in tasks]
-        import multiprocessing
-
-        with multiprocessing.get_context("fork").Pool(min(jobs, len(tasks))) as pool:
-            return pool.map(_measure, tasks, chunksize=1)
-    finally:
-        _RUN = None
+    """Every (data set, seed) run of one row, in ``jobs`` forked processes; each run is seeded, so
+    the rows do not depend on ``jobs``."""
+    return fork_map(lambda task: _measure(run, task), tasks, jobs)
 
 
 def collect(rows: Rows, label: str, tables: dict[str, Table], budgets: list[int], seeds: list[int],

@@ -192,6 +192,29 @@ def make(name: str, space: Any, seed: int, options: dict[str, Any]):
     return getattr(importlib.import_module(module), attr)(space, seed=seed, **options)
 
 
+_FORKED: Callable[[Any], Any] | None = None  # what fork_map's worker processes call
+
+
+def _call_forked(item: Any) -> Any:
+    return _FORKED(item)
+
+
+def fork_map(fn: Callable[[Any], Any], items: list[Any], jobs: int) -> list[Any]:
+    """``[fn(item) for item in items]`` in ``jobs`` forked processes, in order (forked, so ``fn``
+    need not pickle: a closure over tables loaded once in the parent will do)."""
+    global _FORKED
+    if jobs <= 1 or len(items) <= 1:
+        return [fn(item) for item in items]
+    import multiprocessing
+
+    _FORKED = fn
+    try:
+        with multiprocessing.get_context("fork").Pool(min(jobs, len(items))) as pool:
+            return pool.map(_call_forked, items, chunksize=1)
+    finally:
+        _FORKED = None
+
+
 def mean_ranks(table: dict[str, dict[str, float]]) -> dict[str, float]:
     """``setting -> column -> mean regret`` to ``setting -> mean rank over columns`` (ties share)."""
     settings = list(table)
@@ -271,56 +294,32 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
+    space = search_spaces.get("nb201")
+    tables = {d: Table(space, d, args.table) for d in args.datasets}
     budgets = sorted(args.budgets)
     seeds = range(args.seed_start, args.seed_start + args.seeds)
     summary: dict[str, dict[str, float]] = {}
-    pool = None
-    if args.jobs > 1:
-        from concurrent.futures import ProcessPoolExecutor
+    for text in args.settings:
+        name, options = parse_setting(text)
+        t0 = time.time()
+        tasks = [(d, seed) for d in args.datasets for seed in seeds]
 
-        pool = ProcessPoolExecutor(args.jobs, initializer=_start_worker, initargs=(args.table,))
-    else:
-        _start_worker(args.table)
-    try:
-        for text in args.settings:
-            t0 = time.time()
-            tasks = [(text, d, seed, budgets, args.concurrency) for d in args.datasets for seed in seeds]
-            results = pool.map(_regrets, tasks) if pool else map(_regrets, tasks)
-            regrets = {f"{d}@{b}": [] for d in args.datasets for b in budgets}
-            for (_, dataset, _, _, _), values in zip(tasks, results):
-                for b, value in zip(budgets, values):
-                    regrets[f"{dataset}@{b}"].append(value)
-            summary[text] = {c: statistics.fmean(r) for c, r in regrets.items()}
-            _report_setting(args, argv, text, summary[text], regrets, seeds, t0)
-    finally:
-        if pool:
-            pool.shutdown()
+        def one(task: tuple[str, int]) -> list[float]:
+            table = tables[task[0]]
+            trace = run(name, space, task[1], options, table, budgets[-1], args.concurrency)
+            return [table.optimum - result_at(trace, b) for b in budgets]
+
+        regrets = {f"{d}@{b}": [] for d in args.datasets for b in budgets}
+        for (dataset, _), values in zip(tasks, fork_map(one, tasks, args.jobs)):
+            for b, value in zip(budgets, values):
+                regrets[f"{dataset}@{b}"].append(value)
+        summary[text] = {c: statistics.fmean(r) for c, r in regrets.items()}
+        _report_setting(args, argv, text, summary[text], regrets, seeds, t0)
     if len(summary) > 1:
         print("\nmean rank over the columns (lower is better):")
         for text, rank in sorted(mean_ranks(summary).items(), key=lambda kv: kv[1]):
             print(f"  {rank:5.2f}  {text}")
     return 0
-
-
-_WORKER: dict[str, Any] = {}  # the space and the tables of this process (see _start_worker)
-
-
-def _start_worker(table_path: str | None) -> None:
-    _WORKER["space"] = search_spaces.get("nb201")
-    _WORKER["path"] = table_path
-    _WORKER["tables"] = {}
-
-
-def _regrets(task: tuple[str, str, int, list[int], int]) -> list[float]:
-    """One run: the regret at each budget of setting ``text`` on ``dataset`` with ``seed``."""
-    text, dataset, seed, budgets, concurrency = task
-    space, tables = _WORKER["space"], _WORKER["tables"]
-    table = tables.get(dataset)
-    if table is None:
-        table = tables[dataset] = Table(space, dataset, _WORKER["path"])
-    name, options = parse_setting(text)
-    trace = run(name, space, seed, options, table, budgets[-1], concurrency)
-    return [table.optimum - result_at(trace, b) for b in budgets]
 
 
 def _report_setting(args: argparse.Namespace, argv: list[str] | None, text: str, summary: dict[str, float],
