@@ -141,7 +141,8 @@ Rows = dict[str, dict[str, list[float]]]  # row label -> "dataset@budget" -> reg
 
 class Cache:
     """Rows measured before (``--cache``), reused when their seeds, data sets and budgets match, so
-    one row can be re-measured (``--rerun``) without the others."""
+    one row can be re-measured (``--rerun``) without the others; a row measured on seeds ``0..M-1``
+    is extended, not re-measured, when ``0..N-1`` (N > M) are asked for."""
 
     def __init__(self, path: Path | None, rerun: list[str]):
         self.path, self.rerun, self.reused = path, set(rerun), []
@@ -153,11 +154,26 @@ class Cache:
             return None
         return entry["rows"]
 
-    def put(self, label: str, key: str, rows: dict[str, list[float]], seconds: float) -> None:
+    def prefix(self, label: str, key: str) -> tuple[list[int], dict[str, list[float]]] | None:
+        """The seeds and rows of ``label``'s entry when they are a shorter run of ``key`` (same data
+        sets and budgets, its seeds a prefix of the seeds asked for)."""
+        entry = self.data.get(label)
+        if label in self.rerun or entry is None:
+            return None
+        datasets, budgets, seeds = json.loads(key)
+        had_datasets, had_budgets, had_seeds = json.loads(entry["key"])
+        if [had_datasets, had_budgets] != [datasets, budgets] or not had_seeds \
+                or len(had_seeds) >= len(seeds) or seeds[: len(had_seeds)] != had_seeds:
+            return None
+        return had_seeds, entry["rows"]
+
+    def put(self, label: str, key: str, rows: dict[str, list[float]], seconds: float, extends: str = "") -> None:
         if self.path is None:
             return
-        self.data[label] = {"key": key, "rows": rows, "seconds": round(seconds),
-                            "date": dt.datetime.now().astimezone().isoformat(timespec="seconds")}
+        date = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+        self.data[label] = {"key": key, "rows": rows, "seconds": round(seconds), "date": date}
+        if extends:
+            self.data[label]["extends"] = extends
         self.path.write_text(json.dumps(self.data, indent=1))
 
 
@@ -193,6 +209,17 @@ def collect(rows: Rows, label: str, tables: dict[str, Table], budgets: list[int]
     if not measure:
         return
     out = rows.setdefault(label, {})
+    extends, seconds_before = "", 0.0
+    earlier = CACHE.prefix(label, key)
+    if earlier is not None:  # measure only the seeds after the cached ones
+        had_seeds, had_rows = earlier
+        entry = CACHE.data[label]
+        extends = f"seeds {had_seeds[0]}..{had_seeds[-1]} measured {entry['date']} ({entry['seconds']} s)"
+        seconds_before = float(entry["seconds"])
+        out.update({column: list(regrets) for column, regrets in had_rows.items()})
+        print(f"{label:<34} extends {extends}", flush=True)
+        CACHE.reused.append(f"{label} ({extends}; seeds {seeds[len(had_seeds)]}..{seeds[-1]} measured now)")
+        seeds = seeds[len(had_seeds):]
     tasks = [(dataset, seed, budgets, per_budget) for dataset in tables for seed in seeds]
     for (dataset, seed, _, _), traces in zip(tasks, _measure_all(run, tasks, JOBS if jobs is None else jobs)):
         table = tables[dataset]
@@ -200,7 +227,7 @@ def collect(rows: Rows, label: str, tables: dict[str, Table], budgets: list[int]
             if len(trace) < min(b, 2):
                 raise RuntimeError(f"{label}: {len(trace)} results at budget {b} ({dataset}, seed {seed})")
             out.setdefault(f"{dataset}@{b}", []).append(table.optimum - result_at(trace, b))
-    CACHE.put(label, key, out, time.time() - t0)
+    CACHE.put(label, key, out, seconds_before + time.time() - t0, extends)
     means = " ".join(f"{c}={statistics.fmean(r):.3f}" for c, r in out.items())
     print(f"{label:<34} {means} ({time.time() - t0:.0f}s)", flush=True)
 
@@ -309,7 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--table", default=None, help=f"the NAS-Bench-201 table (default {nb201_table_path()})")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "nb201.md"))
     parser.add_argument("--cache", default=str(REPO / "benchmarks" / "results" / "nb201.json"),
-                        help="rows measured before, reused when seeds, data sets and budgets match ('' for none)")
+                        help="rows measured before, reused when seeds, data sets and budgets match, extended when "
+                        "they hold the first of the seeds asked for ('' for none)")
     parser.add_argument("--no-direct", action="store_true",
                         help="measure only the --tune-seeds runs; peers and direct rows come from the cache or "
                         "are left out")

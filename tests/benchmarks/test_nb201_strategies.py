@@ -41,6 +41,27 @@ def test_rows_do_not_depend_on_jobs_and_the_report_checks_the_targets(tmp_path):
     assert "default lowest of the raynas strategies at cifar10@16" in text
 
 
+def test_a_cached_row_on_fewer_seeds_is_extended_to_the_same_rows_a_fresh_run_gives(tmp_path, capsys):
+    bench = _module()
+    common = ["--budgets", "8", "--datasets", "cifar10", "--strategies", "random", "--nevergrad-optimizer",
+              "OnePlusOne"]
+    fresh, grown = tmp_path / "fresh.json", tmp_path / "grown.json"
+    assert bench.main([*common, "--seeds", "3", "--cache", str(fresh), "--out", str(tmp_path / "f.md")]) == 0
+    assert bench.main([*common, "--seeds", "1", "--cache", str(grown), "--out", str(tmp_path / "g1.md")]) == 0
+    capsys.readouterr()
+    assert bench.main([*common, "--seeds", "3", "--cache", str(grown), "--out", str(tmp_path / "g3.md")]) == 0
+    assert "random                             extends seeds 0..0 measured" in capsys.readouterr().out
+    fresh_rows, grown_rows = json.loads(fresh.read_text()), json.loads(grown.read_text())
+    assert {k: v["rows"] for k, v in grown_rows.items()} == {k: v["rows"] for k, v in fresh_rows.items()}
+    assert all(len(v["rows"]["cifar10@8"]) == 3 for v in grown_rows.values())
+    assert grown_rows["random"]["extends"].startswith("seeds 0..0 measured ")
+    assert "random (seeds 0..0 measured " in (tmp_path / "g3.md").read_text()
+    # fewer seeds than cached, or other budgets: measured afresh, nothing merged
+    assert bench.main([*common, "--seeds", "2", "--cache", str(grown), "--out", str(tmp_path / "g2.md")]) == 0
+    assert all(len(v["rows"]["cifar10@8"]) == 2 and "extends" not in v
+               for v in json.loads(grown.read_text()).values())
+
+
 def test_the_default_is_compared_with_every_other_raynas_strategy_column_by_column():
     bench = _module()
     rows = {"default": {"a@1": [0.1] * 6, "a@2": [0.5] * 6}, "other": {"a@1": [0.2] * 6, "a@2": [0.0] * 6},
