@@ -154,9 +154,9 @@ class Cache:
             return None
         return entry["rows"]
 
-    def prefix(self, label: str, key: str) -> tuple[list[int], dict[str, list[float]]] | None:
-        """The seeds and rows of ``label``'s entry when they are a shorter run of ``key`` (same data
-        sets and budgets, its seeds a prefix of the seeds asked for)."""
+    def prefix(self, label: str, key: str) -> tuple[list[int], dict[str, Any]] | None:
+        """The seeds and the entry of ``label`` when it is a shorter run of ``key`` (same data sets
+        and budgets, its seeds a prefix of the seeds asked for)."""
         entry = self.data.get(label)
         if label in self.rerun or entry is None:
             return None
@@ -165,7 +165,7 @@ class Cache:
         if [had_datasets, had_budgets] != [datasets, budgets] or not had_seeds \
                 or len(had_seeds) >= len(seeds) or seeds[: len(had_seeds)] != had_seeds:
             return None
-        return had_seeds, entry["rows"]
+        return had_seeds, entry
 
     def put(self, label: str, key: str, rows: dict[str, list[float]], seconds: float, extends: str = "") -> None:
         if self.path is None:
@@ -212,11 +212,10 @@ def collect(rows: Rows, label: str, tables: dict[str, Table], budgets: list[int]
     extends, seconds_before = "", 0.0
     earlier = CACHE.prefix(label, key)
     if earlier is not None:  # measure only the seeds after the cached ones
-        had_seeds, had_rows = earlier
-        entry = CACHE.data[label]
+        had_seeds, entry = earlier
         extends = f"seeds {had_seeds[0]}..{had_seeds[-1]} measured {entry['date']} ({entry['seconds']} s)"
         seconds_before = float(entry["seconds"])
-        out.update({column: list(regrets) for column, regrets in had_rows.items()})
+        out.update({column: list(regrets) for column, regrets in entry["rows"].items()})
         print(f"{label:<34} extends {extends}", flush=True)
         CACHE.reused.append(f"{label} ({extends}; seeds {seeds[len(had_seeds)]}..{seeds[-1]} measured now)")
         seeds = seeds[len(had_seeds):]

@@ -56,7 +56,7 @@ def test_a_cached_row_on_fewer_seeds_is_extended_to_the_same_rows_a_fresh_run_gi
     assert all(len(v["rows"]["cifar10@8"]) == 3 for v in grown_rows.values())
     assert grown_rows["random"]["extends"].startswith("seeds 0..0 measured ")
     assert "random (seeds 0..0 measured " in (tmp_path / "g3.md").read_text()
-    # fewer seeds than cached, or other budgets: measured afresh, nothing merged
+    # fewer seeds than cached: measured afresh, nothing merged
     assert bench.main([*common, "--seeds", "2", "--cache", str(grown), "--out", str(tmp_path / "g2.md")]) == 0
     assert all(len(v["rows"]["cifar10@8"]) == 2 and "extends" not in v
                for v in json.loads(grown.read_text()).values())
