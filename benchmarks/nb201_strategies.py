@@ -472,8 +472,8 @@ def write_report(path: Path, args, rows: Rows, tune_rows: Rows, peers: list[str]
         "(seeds 0..M-1). The strategies' settings (and the default) were chosen with "
         "`benchmarks/nb201_sweep.py` on seeds 100 and up, never on these: `nb201-sweep.md`. With "
         f"{args.seeds} seeds a column's mean has a standard error of its std / {math.sqrt(args.seeds):.1f}; "
-        "`nb201-heldout.md` compares the default with evolution and the plain hill climber on seeds 0..99 with "
-        "the sweep driver.",
+        "`nb201-heldout.md` compares `local` (the default before `bo`) with evolution and the plain hill climber "
+        "on seeds 0..99 with the sweep driver.",
         "- signal: `*_val_12ep` (what the strategies maximise); score: `*_test_200ep` of the cell ranked best by "
         "the signal; regret = the data set's best `*_test_200ep` minus that score. Lower is better.",
         "- the ceiling of a perfect optimiser of the signal (regret of the table's best-signal cell): "
