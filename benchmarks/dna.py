@@ -37,10 +37,12 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+for path in (REPO, REPO / "benchmarks"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
 
 import torch  # noqa: E402
+from _records import command_line  # noqa: E402
 
 import raynas  # noqa: E402
 import search_spaces  # noqa: E402
@@ -92,7 +94,7 @@ def main(argv=None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     results: dict = {"date": dt.date.today().isoformat(), "machine": f"{platform.node()}, {os.cpu_count()} CPUs, "
                      f"{platform.processor() or platform.machine()}", "torch": torch.__version__,
-                     "command": "python benchmarks/dna.py " + " ".join(argv if argv is not None else sys.argv[1:])}
+                     "command": command_line("dna.py", argv)}
     raynas.init_ray(num_cpus=2)
 
     # 1. the teacher

@@ -44,10 +44,12 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+for path in (REPO, REPO / "benchmarks"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
 
 import search_spaces  # noqa: E402
+from _records import command_line  # noqa: E402
 from raynas.train import TrainConfig  # noqa: E402
 
 logger = logging.getLogger("fidelity")
@@ -191,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
 
     per_seed = [[standalone[(i, s)] for s in range(args.seeds)] for i in range(len(subnets))]
     raw = {
-        "command": "python benchmarks/fidelity.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": command_line("fidelity.py", argv),
         "date": dt.date.today().isoformat(), "machine": f"{platform.machine()} / {os.cpu_count()} CPUs",
         "args": vars(args), "standalone_epochs": standalone_config.epochs,
         "subnets": subnets, "flops": [space.flops(a) for a in subnets],

@@ -42,7 +42,7 @@ for path in (REPO, REPO / "benchmarks"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from _records import load_average  # noqa: E402
+from _records import command_line, load_average  # noqa: E402
 
 
 def run(args) -> dict:
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     load_before = load_average()
     results = run(args)
-    command = "python benchmarks/fidelity_nb201.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = command_line("fidelity_nb201.py", argv)
     lines = [
         "# Ranking fidelity on NAS-Bench-201 (CIFAR-10)",
         "",

@@ -66,7 +66,7 @@ for path in (REPO, REPO / "benchmarks"):
 
 import torch  # noqa: E402
 
-from _records import load_average, machine  # noqa: E402
+from _records import command_line, load_average, machine  # noqa: E402
 
 logger = logging.getLogger("benchmarks.gpu")
 
@@ -472,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
                f"TF32 convolutions {torch.backends.cudnn.allow_tf32}, TF32 matmul {torch.backends.cuda.matmul.allow_tf32})")
     else:
         gpu = f"no GPU (--device cpu: a dry run); torch {torch.__version__}"
-    command = "python benchmarks/gpu.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = command_line("gpu.py", argv)
     lines = ["# GPU checks: training, evaluation, NCCL, latency and throughput on CUDA", "",
              f"- date: {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}",
              f"- command: `{command.strip()}`",

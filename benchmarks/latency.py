@@ -39,7 +39,7 @@ for path in (REPO, REPO / "benchmarks"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from _records import load_average  # noqa: E402
+from _records import command_line, load_average  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -85,7 +85,7 @@ def write(results: list[dict], args: argparse.Namespace, space, path: Path) -> N
     lines = [
         "# Latency lookup table vs measured latency (`tiny`, CPU)",
         "",
-        f"Written by `python benchmarks/latency.py {' '.join(sys.argv[1:])}` on {dt.date.today().isoformat()}.",
+        f"Written by `{command_line('latency.py')}` on {dt.date.today().isoformat()}.",
         "",
         f"- Device: {device['name']} ({device['cpu_count']} cores), {device['platform']}, torch {device['torch']}, "
         f"1 torch thread, batch {args.batch_size}, eval mode, `torch.inference_mode`.",

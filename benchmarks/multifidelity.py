@@ -33,6 +33,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from _records import command_line  # noqa: E402
 
 
 def generated_data(val_images: int, seed: int):
@@ -195,7 +198,7 @@ def main() -> int:
             print(json.dumps({k: v for k, v in runs[-1].items() if k != "best_arch"}), flush=True)
     load_after = os.getloadavg()
     report = {
-        "command": " ".join(["python", "benchmarks/multifidelity.py", *sys.argv[1:]]),
+        "command": command_line("multifidelity.py"),
         "date": datetime.datetime.now().isoformat(timespec="minutes"), "machine": platform.platform(),
         "cpus": os.cpu_count(), "load_before": load_before, "load_after": load_after,
         "train_s": train_s, "val_images": len(data.val), "args": vars(args), "tau": tau, "runs": runs,

@@ -35,7 +35,7 @@ for path in (REPO, REPO / "benchmarks"):
         sys.path.insert(0, str(path))
 
 import search_spaces  # noqa: E402
-from _records import load_average, machine  # noqa: E402
+from _records import command_line, load_average, machine  # noqa: E402
 from nb201_sweep import DATASETS, Table  # noqa: E402
 from raynas.evaluate.table import nb201_table_path  # noqa: E402
 from strategies.local import _TARGETS, LocalSearchStrategy  # noqa: E402
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                 print("%-10s N=%-5d %-6s median rank %7.1f  top10 %.2f  top50 %.2f  rho %.3f ± %.3f"
                       % (row[0], row[1], row[2], *row[4:]), flush=True)
     if args.report:
-        command = "python benchmarks/nb201_model.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        command = command_line("nb201_model.py", argv)
         lines = [
             "# The default's model on NAS-Bench-201, fitted on N uniform random cells",
             "",

@@ -53,6 +53,7 @@ for path in (REPO, REPO / "benchmarks"):
 
 import search_spaces  # noqa: E402
 import strategies  # noqa: E402
+from _records import command_line  # noqa: E402
 from nb201_sweep import DATASETS, Table, fork_map, machine, mean_ranks, result_at, simulate_searcher  # noqa: E402
 from raynas.evaluate.table import TableEvaluator, nb201_table_path  # noqa: E402
 
@@ -458,7 +459,7 @@ _REPORT_ONLY = " (--report-only: every row comes from the cache; 'rows reused' l
 
 def write_report(path: Path, args, rows: Rows, tune_rows: Rows, peers: list[str], tables: dict[str, Table],
                  budgets: list[int], columns: list[str], elapsed: float, argv) -> None:
-    command = "python benchmarks/nb201_strategies.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = command_line("nb201_strategies.py", argv)
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     lines = [
         "# NAS-Bench-201: search quality of the strategies and of the plain peers",

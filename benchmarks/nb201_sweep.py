@@ -38,7 +38,7 @@ for path in (REPO, REPO / "benchmarks"):
         sys.path.insert(0, str(path))
 
 import search_spaces  # noqa: E402
-from _records import machine  # noqa: E402
+from _records import command_line, machine  # noqa: E402
 from raynas.evaluate.table import TableEvaluator, nb201_table_path  # noqa: E402
 
 DATASETS = ("cifar10", "cifar100", "imagenet16")
@@ -333,8 +333,7 @@ def _report_setting(args: argparse.Namespace, argv: list[str] | None, text: str,
                                      "regrets": regrets,
                                      "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine(),
                                      "load": "%.1f / %.1f / %.1f" % os.getloadavg(),
-                                     "command": "python benchmarks/nb201_sweep.py "
-                                                + " ".join(argv if argv is not None else sys.argv[1:])})
+                                     "command": command_line("nb201_sweep.py", argv)})
                          + "\n")
 
 

@@ -42,7 +42,7 @@ for path in (REPO, REPO / "benchmarks"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from _records import load_average  # noqa: E402
+from _records import command_line, load_average  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -149,7 +149,7 @@ def write(path: Path, args, space, pairs_source, table_source, results, baseline
     lines = [
         "# Accuracy predictor and predictor-driven search (`tiny`, digits)",
         "",
-        f"Written by `python benchmarks/predictor.py {' '.join(sys.argv[1:])}` on {dt.date.today().isoformat()}.",
+        f"Written by `{command_line('predictor.py')}` on {dt.date.today().isoformat()}.",
         "",
         "- Supernet: " + args.checkpoint_note,
         f"- Pairs: {pairs_source}: {len(pool)} training-pool pairs and {len(test)} held-out pairs, each the "

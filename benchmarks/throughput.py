@@ -55,7 +55,7 @@ for path in (REPO, REPO / "benchmarks"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from _records import load_average  # noqa: E402
+from _records import command_line, load_average  # noqa: E402
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -629,7 +629,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.cold_loop:
         _cold_loop_main(args.cold_loop)
         return
-    command = " ".join(["python benchmarks/throughput.py"] + (sys.argv[1:] if argv is None else list(argv)))
+    command = command_line("throughput.py", argv)
     args.trials = args.trials or (4 if args.quick else 16)
     args.repeats = args.repeats or (2 if args.quick else 3)
     args.long_trials = (0 if args.quick else 64) if args.long_trials is None else args.long_trials

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shlex
 from pathlib import Path
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "nb201_sweep.py"
@@ -27,12 +28,13 @@ def test_sweep_records_how_it_ran_and_the_report_ranks_the_settings(tmp_path):
     for record in records:
         assert record["seeds"] == [100, 102] and set(record["mean_regret"]) == {"cifar10@8", "cifar10@16"}
         assert all(v >= 0 for v in record["mean_regret"].values())  # regret against the table's best
-        assert record["command"].endswith(" ".join(argv)) and record["machine"] and record["load"]
+        assert shlex.split(record["command"]) == ["python", "benchmarks/nb201_sweep.py", *argv]
+        assert record["machine"] and record["load"]
     report = tmp_path / "sweep.md"
     assert sweep.main(["--render", str(out), "--report", str(report)]) == 0
     text = report.read_text()
     assert "## seeds 100..101, 4 in flight" in text and "`local:initial_samples=4`" in text
-    assert f"`python benchmarks/nb201_sweep.py {' '.join(argv)}`" in text
+    assert f"`{shlex.join(['python', 'benchmarks/nb201_sweep.py', *argv])}`" in text
 
 
 def test_jobs_split_the_runs_without_changing_them(tmp_path):

@@ -1,0 +1,32 @@
+"""benchmarks/_records.py: the command line a results file records reruns as written."""
+
+from __future__ import annotations
+
+import importlib.util
+import shlex
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "_records.py"
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("_records", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_command_line_keeps_the_quotes_an_argument_needs():
+    records = _module()
+    argv = ["--seeds", "100", "--rerun", "default (tune, cifar10)", "local:step='best'", "--out", "a b/c.md"]
+    line = records.command_line("nb201_strategies.py", argv)
+    assert shlex.split(line) == ["python", "benchmarks/nb201_strategies.py", *argv]
+    assert "'default (tune, cifar10)'" in line  # what a plain " ".join lost
+    assert records.command_line("dna.py", []) == "python benchmarks/dna.py"
+
+
+def test_command_line_defaults_to_the_arguments_the_script_was_run_with(monkeypatch):
+    records = _module()
+    monkeypatch.setattr(sys, "argv", ["benchmarks/gpu.py", "--parts", "diagnose", "--out", "g.md"])
+    assert records.command_line("gpu.py") == "python benchmarks/gpu.py --parts diagnose --out g.md"
