@@ -516,6 +516,15 @@ def write_report(path: Path, args, rows: Rows, tune_rows: Rows, peers: list[str]
         lines += ["## Targets through raynas.search", "",
                   *targets({**tune_rows, **same_seeds}, peers, f"{DEFAULT} (tune)", tuned_columns),
                   "", f"(the peers, used directly, on the same seeds as the Tune runs: 0..{count - 1})", ""]
+        # the other strategies measured through Tune on at least as many seeds, cut to the same seeds
+        # (rows of fewer are left out: 5 seeds check the Tune path, they are not a statistic)
+        matched = {k: {c: v[c][:count] for c in tuned_columns} for k, v in tune_rows.items()
+                   if k != f"{DEFAULT} (tune)" and all(len(v.get(c, [])) >= count for c in tuned_columns)}
+        if matched:
+            lines += [*against_strategies({**tune_rows, **matched}, f"{DEFAULT} (tune)", list(matched),
+                                          tuned_columns), "",
+                      f"(against the raynas strategies measured through Tune on the same seeds, 0..{count - 1}: "
+                      f"{', '.join(k.removesuffix(' (tune)') for k in matched)})", ""]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines))
 

@@ -73,6 +73,26 @@ def test_the_default_is_compared_with_every_other_raynas_strategy_column_by_colu
     assert bench.against_strategies(rows, "default", ["default"], ["a@1"]) == []
 
 
+def test_the_tune_section_compares_the_default_with_strategies_run_on_as_many_seeds(tmp_path):
+    import argparse
+
+    bench = _module()
+    columns = ["a@1", "a@2"]
+    rows = {"peer": {"a@1": [0.9] * 6, "a@2": [0.9] * 6}}
+    tune_rows = {"default (tune)": {"a@1": [0.1] * 6, "a@2": [0.5] * 6},
+                 "local (tune)": {"a@1": [0.2] * 8, "a@2": [0.0] * 8},  # more seeds: cut to the default's 6
+                 "tpe (tune)": {"a@1": [0.0] * 3, "a@2": [0.0] * 3}}  # fewer: left out
+    args = argparse.Namespace(seeds=6, tune_counts={"default": 6, "local": 8, "tpe": 3}, report_only=True)
+    out = tmp_path / "r.md"
+    bench.write_report(out, args, rows, tune_rows, ["peer"], {}, [1, 2], columns, 0.0, ["--report-only"])
+    text = out.read_text()
+    assert "- default (tune) better than every peer at a@1: met (0.100 vs peer 0.900" in text
+    assert "- default (tune) lowest of the raynas strategies at a@1: met (0.100; next local (tune) 0.200)" in text
+    assert "- default (tune) lowest of the raynas strategies at a@2: NOT met (local (tune) 0.000 vs 0.500" in text
+    assert "on the same seeds, 0..5: local)" in text and "next tpe" not in text and "(tpe (tune)" not in text
+    assert "- command: `python benchmarks/nb201_strategies.py --report-only`" in text
+
+
 def test_jobs_below_one_is_refused_before_anything_runs(tmp_path, capsys):
     bench = _module()
     with pytest.raises(SystemExit) as exit_info:
