@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import shlex
 import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "_records.py"
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
-def _module():
-    spec = importlib.util.spec_from_file_location("_records", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture
+def records(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))  # how the benchmark scripts import it
+    return importlib.import_module("_records")
 
 
-def test_command_line_keeps_the_quotes_an_argument_needs():
-    records = _module()
+def test_command_line_keeps_the_quotes_an_argument_needs(records):
     argv = ["--seeds", "100", "--rerun", "default (tune, cifar10)", "local:step='best'", "--out", "a b/c.md"]
     line = records.command_line("nb201_strategies.py", argv)
     assert shlex.split(line) == ["python", "benchmarks/nb201_strategies.py", *argv]
@@ -26,7 +26,6 @@ def test_command_line_keeps_the_quotes_an_argument_needs():
     assert records.command_line("dna.py", []) == "python benchmarks/dna.py"
 
 
-def test_command_line_defaults_to_the_arguments_the_script_was_run_with(monkeypatch):
-    records = _module()
+def test_command_line_defaults_to_the_arguments_the_script_was_run_with(records, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["benchmarks/gpu.py", "--parts", "diagnose", "--out", "g.md"])
     assert records.command_line("gpu.py") == "python benchmarks/gpu.py --parts diagnose --out g.md"
