@@ -475,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
     command = command_line("gpu.py", argv)
     lines = ["# GPU checks: training, evaluation, NCCL, latency and throughput on CUDA", "",
              f"- date: {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}",
-             f"- command: `{command.strip()}`",
+             f"- command: `{command}`",
              f"- machine: {machine()}; {gpu}; load average at the end (1/5/15 min): {load_average()}",
              f"- wall time: {time.perf_counter() - started:.0f} s", "",
              "| check | outcome | detail |", "|---|---|---|"]

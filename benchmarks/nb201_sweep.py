@@ -246,10 +246,10 @@ def render(paths: list[str], report: Path, title: str = _TITLE) -> None:
                 runs.setdefault(key, {}).setdefault(record["command"], record)
             if "note" in record:  # e.g. what a label means that a later change of defaults would blur
                 notes.setdefault(key, {})[record["note"]] = None
+    rerun = ["--render", *(Path(p).name for p in paths), *(["--title", title] if title != _TITLE else [])]
     lines = [f"# {title}", "",
-             f"Rendered {time.strftime('%Y-%m-%d')} by `python benchmarks/nb201_sweep.py --render "
-             + " ".join(Path(p).name for p in paths) + (f" --title '{title}'" if title != _TITLE else "")
-             + "` from the JSON lines of the sweeps (in this folder).", ""]
+             f"Rendered {time.strftime('%Y-%m-%d')} by `{command_line('nb201_sweep.py', rerun)}` "
+             "from the JSON lines of the sweeps (in this folder).", ""]
     for (seeds, concurrency, columns), table in groups.items():
         ranks = mean_ranks(table)
         lines += [f"## seeds {seeds[0]}..{seeds[1] - 1}, {concurrency} in flight", ""]

@@ -76,3 +76,17 @@ def test_a_records_note_is_rendered_once_under_its_group(tmp_path):
     assert sweep.main(["--render", str(out), "--report", str(report)]) == 0
     text = report.read_text()
     assert text.count("- note: labels name the old default") == 1 and "`bo:refit_every=5`" in text
+
+
+def test_the_report_names_the_render_command_as_a_shell_reruns_it(tmp_path):
+    sweep = _module()
+    record = {"seeds": [100, 101], "concurrency": 4, "mean_regret": {"cifar10@8": 0.5}, "setting": "random"}
+    out = tmp_path / "sweep.jsonl"
+    out.write_text(json.dumps(record) + "\n")
+    report = tmp_path / "sweep.md"
+    title = "bo's bound, on fresh seeds"
+    assert sweep.main(["--render", str(out), "--title", title, "--report", str(report)]) == 0
+    line = next(x for x in report.read_text().splitlines() if x.startswith("Rendered "))
+    command = line.split("`")[1]
+    assert shlex.split(command) == ["python", "benchmarks/nb201_sweep.py", "--render", "sweep.jsonl",
+                                    "--title", title]
